@@ -1,0 +1,5 @@
+"""`python -m qwenkit` runs the CLI."""
+
+from .cli import main
+
+main()

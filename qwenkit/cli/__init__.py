@@ -1,0 +1,77 @@
+"""The `qwenkit` command: a thin shell that parses options, calls the library, renders.
+
+Subcommands live in their own modules and are imported only when run, so `qwenkit --help`
+never pays for httpx or pydantic. Every `QwenkitError` becomes one line on stderr, a hint,
+and the error's exit code; Ctrl-C exits with 130.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from typing import Any
+
+import click
+
+from ..errors import QwenkitError
+
+#: command name -> (module:attribute, one-line help shown by `qwenkit --help`)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "setup": ("qwenkit.cli.setup:setup", "Probe, plan, pull, create and verify the Qwen variants."),
+    "probe": ("qwenkit.cli.probe:probe", "Show the hardware and the plan that fits it."),
+    "modelfile": ("qwenkit.cli.modelfile:modelfile", "Print or write one variant's Modelfile."),
+    "status": ("qwenkit.cli.status:status", "Check the server, the variants and common pitfalls."),
+    "doctor": ("qwenkit.cli.status:status", "Alias of `status`."),
+    "chat": ("qwenkit.cli.chat:chat", "Chat with a variant in the terminal (streaming)."),
+    "webui": ("qwenkit.cli.webui:webui", "Pair Open WebUI with the qwenkit variants."),
+    "extend-context": (
+        "qwenkit.cli.yarn:extend_context",
+        "Write a YaRN long-context copy of a qwen2 GGUF.",
+    ),
+}
+
+EXIT_INTERRUPTED = 130
+
+
+class LazyGroup(click.Group):
+    """A group whose subcommands are imported on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = COMMANDS.get(cmd_name)
+        if target is None:
+            return None
+        module_name, _, attr = target[0].partition(":")
+        command = getattr(importlib.import_module(module_name), attr)
+        assert isinstance(command, click.Command)
+        return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, help_text) for name, (_, help_text) in COMMANDS.items()]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except QwenkitError as err:
+            from ._render import report_error
+
+            report_error(err, as_json=bool(ctx.meta.get("qwenkit.json")))
+            raise click.exceptions.Exit(err.exit_code) from None
+        except KeyboardInterrupt:
+            click.echo("interrupted", err=True)
+            raise click.exceptions.Exit(EXIT_INTERRUPTED) from None
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="qwenkit")
+def cli() -> None:
+    """Turn a machine with Ollama into a tuned Qwen2.5-7B-Instruct workstation."""
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry point."""
+    cli.main(args=argv if argv is not None else sys.argv[1:], prog_name="qwenkit")

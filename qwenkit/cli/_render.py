@@ -1,0 +1,128 @@
+"""The only place the CLI prints: human text, `--json` lines, errors and progress bars."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Callable
+from typing import Any, TextIO, TypeVar
+
+import click
+
+from ..errors import QwenkitError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def json_option(func: F) -> F:
+    """`--json`: machine output; also tells the error renderer to answer in JSON."""
+
+    def remember(ctx: click.Context, _param: click.Parameter, value: bool) -> bool:
+        if value:
+            ctx.meta["qwenkit.json"] = True
+        return value
+
+    return click.option(
+        "--json", "as_json", is_flag=True, callback=remember, help="Print JSON for machines."
+    )(func)
+
+
+def emit_json(obj: Any) -> None:
+    """One JSON document per line on stdout."""
+    click.echo(json.dumps(obj, default=str, separators=(",", ":")))
+
+
+def report_error(err: QwenkitError, *, as_json: bool = False) -> None:
+    """One line saying what went wrong, one saying what to do."""
+    if as_json:
+        emit_json(
+            {"event": "error", "error": type(err).__name__, "message": str(err), "hint": err.hint}
+        )
+    click.secho(f"error: {err}", fg="red", err=True)
+    if err.hint:
+        click.echo(f"hint: {err.hint}", err=True)
+
+
+def format_bytes(n: float) -> str:
+    """Binary units, one decimal: `4.4 GiB`.
+
+    >>> format_bytes(4_683_073_952), format_bytes(512), format_bytes(1536)
+    ('4.4 GiB', '512 B', '1.5 KiB')
+    """
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if abs(n) < 1024 or unit == "TiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    raise AssertionError("unreachable")
+
+
+def format_duration(seconds: float) -> str:
+    """`1:05:09`, `3:07`, `0:04`.
+
+    >>> format_duration(3909), format_duration(187), format_duration(4.2)
+    ('1:05:09', '3:07', '0:04')
+    """
+    s = int(seconds)
+    h, rem = divmod(s, 3600)
+    m, s = divmod(rem, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
+
+
+class ProgressBar:
+    """A byte progress bar with rate and ETA.
+
+    On a terminal it redraws one line; elsewhere it prints a line at each 10 % step, so logs
+    stay readable. Always on stderr, so `--json` output on stdout stays clean.
+    """
+
+    WIDTH = 24
+
+    def __init__(self, label: str, total: int, *, stream: TextIO | None = None) -> None:
+        self.label = label
+        self.total = max(total, 0)
+        self.stream = stream or sys.stderr
+        self.interactive = self.stream.isatty()
+        self.start = time.monotonic()
+        self.start_done: int | None = None
+        self.done = 0
+        self._last_draw = 0.0
+        self._last_step = -1
+
+    def update(self, done: int, total: int | None = None) -> None:
+        if total is not None:
+            self.total = total
+        if self.start_done is None:
+            self.start_done = done
+        self.done = done
+        if self.interactive:
+            now = time.monotonic()
+            if now - self._last_draw >= 0.1 or done >= self.total:
+                self._last_draw = now
+                self.stream.write("\r" + self.line())
+                self.stream.flush()
+        else:
+            step = int(10 * done / self.total) if self.total else 0
+            if step > self._last_step:
+                self._last_step = step
+                self.stream.write(self.line() + "\n")
+
+    def line(self) -> str:
+        frac = min(self.done / self.total, 1.0) if self.total else 0.0
+        filled = int(frac * self.WIDTH)
+        bar = "#" * filled + "-" * (self.WIDTH - filled)
+        elapsed = max(time.monotonic() - self.start, 1e-6)
+        rate = (self.done - (self.start_done or 0)) / elapsed
+        eta = (self.total - self.done) / rate if rate > 0 else None
+        parts = [
+            f"{self.label} [{bar}] {frac * 100:5.1f}%",
+            f"{format_bytes(self.done)}/{format_bytes(self.total)}",
+            f"{format_bytes(rate)}/s",
+            f"ETA {format_duration(eta)}" if eta is not None else "ETA --:--",
+        ]
+        return "  ".join(parts)
+
+    def close(self) -> None:
+        if self.interactive:
+            self.stream.write("\n")
+            self.stream.flush()

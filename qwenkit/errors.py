@@ -1,0 +1,214 @@
+"""Every failure qwenkit raises, in one tree.
+
+```
+QwenkitError                      root; `.hint` says what to do, `.exit_code` is the CLI's
+├── ModelfileError                a Modelfile Ollama would refuse, or a value no Modelfile can hold
+├── OllamaError                   anything between us and the Ollama server
+│   ├── OllamaUnavailableError    nothing listening / DNS failure / connection dropped
+│   ├── OllamaTimeoutError        connect or read timeout
+│   ├── ProtocolError             truncated or malformed response or stream
+│   └── ResponseError             Ollama answered with an error (HTTP status or mid-stream line)
+│       └── ModelNotFoundError    404 for a model
+├── StructuredOutputError         the answer never validated into the requested model
+│   └── TruncatedOutputError      the answer stopped at the length limit (`done_reason == "length"`)
+├── ToolError                     a tool call that cannot be run
+├── PlanError                     no plan fits, or a forced choice cannot fit
+├── GGUFError                     a GGUF file that cannot be read or rewritten as asked
+├── VerificationError             Ollama does not run a model the way it was planned
+├── WebUIError                    Open WebUI unreachable, refusing, or misconfigured
+└── SetupError                    a setup step that failed for a reason not covered above
+```
+
+The same failure raises the same class whether a call streams or not.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class QwenkitError(Exception):
+    """Root of every qwenkit error; `str()` is one line, `hint` is the next step."""
+
+    exit_code: int = 1
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class ModelfileError(QwenkitError):
+    """A Modelfile that Ollama's parser or `ollama create` would refuse.
+
+    `line` is set where Ollama reports one; `field` names the value that cannot be written.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        line: int | None = None,
+        field: str | None = None,
+        hint: str | None = None,
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.line = line
+        self.field = field
+
+
+class OllamaError(QwenkitError):
+    """Something went wrong between qwenkit and the Ollama server at `host`."""
+
+    def __init__(self, message: str, *, host: str | None = None, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.host = host
+
+
+class OllamaUnavailableError(OllamaError):
+    """No Ollama server answered at `host`."""
+
+    exit_code = 3
+
+    def __init__(self, host: str, *, detail: str | None = None) -> None:
+        message = f"cannot reach Ollama at {host}"
+        if detail:
+            message += f" ({detail})"
+        super().__init__(
+            message,
+            host=host,
+            hint=(
+                "start it with `ollama serve` (install from ollama.com), or point OLLAMA_HOST / "
+                "--host at a running server"
+            ),
+        )
+
+
+class OllamaTimeoutError(OllamaError):
+    """The server did not answer (or stopped sending) within the timeout."""
+
+    def __init__(self, host: str, *, phase: str = "read", timeout: float | None = None) -> None:
+        after = f" after {timeout:g}s" if timeout is not None else ""
+        super().__init__(
+            f"Ollama at {host} timed out ({phase}){after}",
+            host=host,
+            hint="the server may be loading a model or overloaded; retry or raise the timeout",
+        )
+        self.phase = phase
+
+
+class ProtocolError(OllamaError):
+    """The response was cut off or was not the JSON Ollama sends."""
+
+
+class ResponseError(OllamaError):
+    """Ollama answered with an error: an HTTP status, or an `{"error": ...}` stream line.
+
+    `status_code` is the HTTP status; a mid-stream error carries the 200 already sent.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        status_code: int,
+        *,
+        host: str | None = None,
+        hint: str | None = None,
+    ) -> None:
+        super().__init__(message, host=host, hint=hint)
+        self.status_code = status_code
+
+    def __str__(self) -> str:
+        return f"{self.message} (status code: {self.status_code})"
+
+
+class ModelNotFoundError(ResponseError):
+    """Ollama does not have the model (HTTP 404)."""
+
+    def __init__(self, message: str, model: str | None = None, *, host: str | None = None) -> None:
+        target = f"`ollama pull {model}`" if model else "`ollama pull <model>`"
+        super().__init__(
+            message,
+            404,
+            host=host,
+            hint=f"pull it with {target}, or create the qwenkit variants with `qwenkit setup`",
+        )
+        self.model = model
+
+
+class StructuredOutputError(QwenkitError):
+    """The model's answer did not validate into the requested type.
+
+    `raw` is the last answer text, `errors` the last validation errors.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        raw: str,
+        errors: list[Any] | None = None,
+        hint: str | None = None,
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.raw = raw
+        self.errors = errors or []
+
+
+class TruncatedOutputError(StructuredOutputError):
+    """The answer hit the length limit before the JSON was complete."""
+
+
+class ToolError(QwenkitError):
+    """A tool definition or call that qwenkit cannot turn into a schema or run."""
+
+
+class PlanError(QwenkitError):
+    """No plan fits the hardware, or a forced choice cannot fit; the message has the numbers."""
+
+    exit_code = 4
+
+
+class GGUFError(QwenkitError):
+    """A GGUF file that is not what the operation needs (not GGUF, wrong arch, truncated...)."""
+
+
+class VerificationError(QwenkitError):
+    """Ollama does not run a created model the way the plan says."""
+
+    exit_code = 5
+
+
+class WebUIError(QwenkitError):
+    """Open WebUI is unreachable, refused a request, or is wired up wrongly."""
+
+
+class SetupError(QwenkitError):
+    """A setup step failed; `step` names it."""
+
+    def __init__(self, message: str, *, step: str, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.step = step
+
+
+__all__ = [
+    "GGUFError",
+    "ModelNotFoundError",
+    "ModelfileError",
+    "OllamaError",
+    "OllamaTimeoutError",
+    "OllamaUnavailableError",
+    "PlanError",
+    "ProtocolError",
+    "QwenkitError",
+    "ResponseError",
+    "SetupError",
+    "StructuredOutputError",
+    "ToolError",
+    "TruncatedOutputError",
+    "VerificationError",
+    "WebUIError",
+]
