@@ -1,0 +1,198 @@
+"""Verification: each check reads the server's answers and reports the numbers it saw."""
+
+from types import SimpleNamespace as NS
+
+import pytest
+
+from qwenkit.errors import ResponseError
+from qwenkit.verify import (
+    PROBE_TOOL,
+    ExpectedModel,
+    check_config,
+    check_json,
+    check_loaded,
+    check_tools,
+    parameter_mismatches,
+    parse_show_parameters,
+    run_checks,
+)
+
+SHOW_PARAMETERS = "\n".join(
+    [
+        'stop                           "<|im_start|>"',
+        "num_ctx                        65536",
+        'stop                           "<|im_end|>"',
+        "temperature                    0.7",
+        "top_k                          20",
+        "seed                           1e+06",
+        "use_mmap                       false",
+    ]
+)
+
+EXPECTED = ExpectedModel(
+    name="qwenkit-chat",
+    num_ctx=65536,
+    system="You are helpful.",
+    parameters={"temperature": 0.7, "top_k": 20, "stop": ["<|im_end|>", "<|im_start|>"]},
+)
+
+
+class StubServer:
+    """Answers show/ps/chat from fixed values and records what it was asked."""
+
+    def __init__(self, *, show=None, ps=(), chat=None, chat_error=None):
+        self._show, self._ps, self._chat, self.chat_error = show, list(ps), chat, chat_error
+        self.chats = []
+
+    def show(self, model):
+        if self._show is None:
+            raise ResponseError(f"model '{model}' not found", 404)
+        return self._show
+
+    def ps(self):
+        return NS(models=self._ps)
+
+    def chat(self, model, messages, **kwargs):
+        self.chats.append((model, messages, kwargs))
+        if self.chat_error:
+            raise self.chat_error
+        return self._chat or NS(message=NS(content="OK", tool_calls=None))
+
+
+def running(name="qwenkit-chat:latest", size=6_000, vram=6_000, ctx=65536):
+    return NS(name=name, model=name, size=size, size_vram=vram, context_length=ctx)
+
+
+def test_parse_show_parameters_reads_go_syntax():
+    params = parse_show_parameters(SHOW_PARAMETERS)
+    assert params == {
+        "stop": ["<|im_start|>", "<|im_end|>"],
+        "num_ctx": 65536,
+        "temperature": 0.7,
+        "top_k": 20,
+        "seed": 1_000_000.0,
+        "use_mmap": False,
+    }
+
+
+def test_parse_show_parameters_handles_go_escapes_and_blanks():
+    params = parse_show_parameters('stop                           "say \\"hi\\"\\n"\n\n')
+    assert params == {"stop": ['say "hi"\n']}
+    assert parse_show_parameters(None) == {}
+
+
+def test_mismatches_ignore_stop_order_and_float_noise():
+    observed = parse_show_parameters(SHOW_PARAMETERS)
+    assert parameter_mismatches(EXPECTED.parameters, observed) == []
+    assert parameter_mismatches({"seed": 1_000_000}, observed) == []
+    assert parameter_mismatches({"temperature": 0.2}, observed) == [
+        "temperature: expected 0.2, got 0.7"
+    ]
+    assert parameter_mismatches({"stop": ["<|im_end|>"]}, observed) != []
+
+
+def test_config_check_passes_on_the_planned_values():
+    server = StubServer(show=NS(parameters=SHOW_PARAMETERS, system="You are helpful.\n"))
+    check = check_config(server, EXPECTED)
+    assert check.passed, check.observed
+    assert check.data["num_ctx"] == 65536
+    assert check.status == "pass"
+
+
+def test_config_check_reports_each_difference():
+    shown = NS(parameters=SHOW_PARAMETERS.replace("65536", "8192"), system="Other.")
+    check = check_config(StubServer(show=shown), EXPECTED)
+    assert not check.passed
+    assert "num_ctx: expected 65536, got 8192" in check.observed
+    assert "system prompt differs" in check.observed
+    assert check.to_dict()["status"] == "fail"
+
+
+def test_config_check_fails_for_a_missing_model():
+    check = check_config(StubServer(show=None), EXPECTED)
+    assert not check.passed and "not found" in check.observed
+
+
+def test_clamp_is_caught_from_ps():
+    server = StubServer(ps=[running(ctx=32768)])
+    context, offload = check_loaded(server, EXPECTED)
+    assert not context.passed
+    assert context.data == {"context_length": 32768, "planned": 65536}
+    assert "clamped num_ctx from 65536 to 32768" in context.hint
+    assert offload.passed
+    # the warm-up chat loads the model without overriding its num_ctx
+    (_, _, kwargs), *_ = server.chats
+    assert "num_ctx" not in kwargs.get("options", {})
+
+
+def test_partial_offload_fails_and_names_the_smaller_plan():
+    server = StubServer(ps=[running(size=8_000, vram=6_000)])
+    _, offload = check_loaded(server, EXPECTED, smaller_plan="q4_K_M at 16384")
+    assert not offload.passed
+    assert "75% in VRAM" in offload.observed
+    assert "q4_K_M at 16384" in offload.hint
+
+
+@pytest.mark.parametrize(
+    ("placement", "vram", "ok"), [("cpu", 0, True), ("partial", 3_000, True), ("partial", 0, False)]
+)
+def test_offload_expectation_follows_the_plan(placement, vram, ok):
+    server = StubServer(ps=[running(size=8_000, vram=vram)])
+    _, offload = check_loaded(server, EXPECTED, placement=placement)
+    assert offload.passed is ok
+
+
+def test_old_server_without_context_length_is_skipped_not_failed():
+    context, _ = check_loaded(StubServer(ps=[running(ctx=None)]), EXPECTED)
+    assert context.skipped and context.status == "skip"
+
+
+def test_model_missing_from_ps_fails_load():
+    (check,) = check_loaded(StubServer(ps=[running(name="other:latest")]), EXPECTED)
+    assert check.name == "load" and not check.passed
+
+
+def test_json_check():
+    good = StubServer(chat=NS(message=NS(content='{"ok": true}', tool_calls=None)))
+    assert check_json(good, "qwenkit-json").passed
+    assert good.chats[0][2] == {"format": "json"}
+    bad = StubServer(chat=NS(message=NS(content="Sure! Here it is", tool_calls=None)))
+    check = check_json(bad, "qwenkit-json")
+    assert not check.passed and "not JSON" in check.observed
+    listy = StubServer(chat=NS(message=NS(content="[1, 2]", tool_calls=None)))
+    assert not check_json(listy, "qwenkit-json").passed
+
+
+def test_tool_check():
+    call = NS(function=NS(name="get_current_time", arguments={"timezone": "Asia/Tokyo"}))
+    good = StubServer(chat=NS(message=NS(content="", tool_calls=[call])))
+    check = check_tools(good, "qwenkit-agent")
+    assert check.passed and check.data == {"tool_calls": ["get_current_time"]}
+    assert good.chats[0][2] == {"tools": [PROBE_TOOL]}
+    plain = StubServer(chat=NS(message=NS(content="It is noon.", tool_calls=None)))
+    check = check_tools(plain, "qwenkit-agent")
+    assert not check.passed and "It is noon." in check.observed
+
+
+def test_request_errors_become_failed_checks():
+    server = StubServer(chat_error=ResponseError("does not support tools", 400))
+    assert not check_tools(server, "m").passed
+    assert not check_json(server, "m").passed
+    (load,) = check_loaded(server, EXPECTED)
+    assert not load.passed and "does not support tools" in load.observed
+
+
+def test_run_checks_covers_every_model_then_one_of_each_runtime_check():
+    shown = NS(parameters=SHOW_PARAMETERS, system="You are helpful.")
+    server = StubServer(show=shown, ps=[running()])
+    other = ExpectedModel("qwenkit-json", 65536, "You are helpful.", EXPECTED.parameters)
+    checks = list(run_checks(server, [EXPECTED, other], json_model="qwenkit-json"))
+    assert [(c.name, c.model) for c in checks] == [
+        ("config", "qwenkit-chat"),
+        ("config", "qwenkit-json"),
+        ("context", "qwenkit-chat"),
+        ("offload", "qwenkit-chat"),
+        ("json", "qwenkit-json"),
+        ("tools", "qwenkit-chat"),
+    ]
+    assert list(run_checks(server, [])) == []
