@@ -1,0 +1,126 @@
+"""What qwenkit reads from the Ollama side for the pairing: a model's baked `num_ctx` and system.
+
+The preset's `num_ctx` must equal the one the running model was created with, so the value is
+read from Ollama (`/api/show`), the one source that cannot be stale. Also: which addresses the
+local Ollama listens on, read from `/proc/net/tcp*` (Linux), to tell "bound to loopback only"
+apart from other reasons a container cannot connect.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import shlex
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from .._config import auth_headers
+from ..errors import OllamaUnavailableError, WebUIError
+
+
+@dataclass(frozen=True)
+class ModelSettings:
+    """What an Ollama model was created with (only what the pairing needs)."""
+
+    name: str
+    num_ctx: int | None
+    system: str | None
+
+
+def full_name(model: str) -> str:
+    """Ollama's listing name: an untagged model is `:latest`.
+
+    >>> full_name("qwenkit-chat"), full_name("qwen2.5:7b")
+    ('qwenkit-chat:latest', 'qwen2.5:7b')
+    """
+    return model if ":" in model.rsplit("/", 1)[-1] else f"{model}:latest"
+
+
+def parse_parameters(text: str) -> dict[str, list[str]]:
+    """`/api/show`'s padded `parameters` block → name → values (`stop` repeats).
+
+    >>> parse_parameters('num_ctx                        32768\\nstop "<|im_end|>"\\nstop "x y"')
+    {'num_ctx': ['32768'], 'stop': ['<|im_end|>', 'x y']}
+    """
+    params: dict[str, list[str]] = {}
+    for line in text.splitlines():
+        name, _, value = line.strip().partition(" ")
+        if not name:
+            continue
+        value = value.strip()
+        try:
+            parts = shlex.split(value)
+            value = parts[0] if len(parts) == 1 else value
+        except ValueError:
+            pass
+        params.setdefault(name, []).append(value)
+    return params
+
+
+def settings_from_show(name: str, show: dict[str, object]) -> ModelSettings:
+    """Pure: the `num_ctx` and system prompt in an `/api/show` answer."""
+    params = parse_parameters(str(show.get("parameters") or ""))
+    num_ctx: int | None = None
+    if params.get("num_ctx"):
+        try:
+            num_ctx = int(params["num_ctx"][-1])
+        except ValueError:
+            num_ctx = None
+    system = show.get("system")
+    return ModelSettings(name, num_ctx, system if isinstance(system, str) and system else None)
+
+
+def read_models(
+    host: str, names: list[str], *, timeout: float = 10.0
+) -> dict[str, ModelSettings | None]:
+    """`/api/show` for each name: settings, or None for a model Ollama does not have.
+
+    Raises `OllamaUnavailableError` when nothing answers at `host`.
+    """
+    found: dict[str, ModelSettings | None] = {}
+    try:
+        with httpx.Client(base_url=host, timeout=timeout, headers=auth_headers()) as http:
+            for name in names:
+                response = http.post("/api/show", json={"model": name})
+                if response.status_code == 404:
+                    found[name] = None
+                    continue
+                if not response.is_success:
+                    raise WebUIError(f"Ollama answered HTTP {response.status_code} for {name}")
+                found[name] = settings_from_show(name, response.json())
+    except httpx.HTTPError as exc:
+        raise OllamaUnavailableError(host, detail=type(exc).__name__) from exc
+    return found
+
+
+def listening_addresses(proc_net_tcp: str, port: int) -> list[str]:
+    """Pure: the local addresses in a `/proc/net/tcp` or `tcp6` text that LISTEN on `port`.
+
+    >>> listening_addresses("  sl local rem st\\n  0: 0100007F:2CAA 00000000:0000 0A", 11434)
+    ['127.0.0.1']
+    """
+    out: list[str] = []
+    for line in proc_net_tcp.splitlines()[1:]:
+        fields = line.split()
+        if len(fields) < 4 or fields[3] != "0A":
+            continue
+        address, _, port_hex = fields[1].partition(":")
+        if int(port_hex, 16) == port:
+            out.append(_decode_address(address))
+    return out
+
+
+def _decode_address(hex_address: str) -> str:
+    """Kernel order: each 32-bit word little-endian."""
+    raw = bytes.fromhex(hex_address)
+    words = b"".join(raw[i : i + 4][::-1] for i in range(0, len(raw), 4))
+    return str(ipaddress.ip_address(words))
+
+
+def local_listen_addresses(port: int, proc: Path = Path("/proc/net")) -> list[str] | None:
+    """Addresses this machine listens on for `port`; None where `/proc/net` is not there."""
+    texts = [p.read_text() for p in (proc / "tcp", proc / "tcp6") if p.exists()]
+    if not texts:
+        return None
+    return [a for text in texts for a in listening_addresses(text, port)]

@@ -1,0 +1,222 @@
+"""One Open WebUI workspace preset per qwenkit variant, kept in step with the Ollama model.
+
+Design (observed with open-webui 0.12.4):
+
+* The preset's id IS the Ollama model's id (`qwenkit-chat:latest`) with no `base_model_id`:
+  Open WebUI then overrides that model in place, so the model selector shows each variant
+  once, under its display name, instead of a raw entry plus a preset.
+* `params.num_ctx` is the value the Ollama model was created with, read from `/api/show`.
+  A different value would make Ollama reload the model whenever requests alternate between
+  the two (open-webui.md §3). `--ctx` and the variant's default are used only when the model
+  cannot be read; a `--ctx` that disagrees with Ollama loses, with a warning.
+* Idempotent: read the preset, write only when a field qwenkit owns differs. Create answers
+  401 on an existing id in 0.12.4, so existence is checked first, never guessed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..catalog import DEFAULT_CTX, DEFAULT_QUANT, LONG_CTX
+from ._http import OpenWebUI
+from ._ollama import ModelSettings, full_name
+
+
+@dataclass(frozen=True)
+class PresetSpec:
+    """What qwenkit wants Open WebUI to hold for one variant."""
+
+    variant: str
+    id: str  # the Ollama model id, e.g. "qwenkit-chat:latest"
+    name: str
+    description: str
+    system: str | None
+    num_ctx: int
+
+    def body(self) -> dict[str, Any]:
+        """The `ModelForm` Open WebUI's create/update routes take."""
+        params: dict[str, Any] = {"num_ctx": self.num_ctx}
+        if self.system:
+            params["system"] = self.system
+        return {
+            "id": self.id,
+            "base_model_id": None,
+            "name": self.name,
+            "meta": {"description": self.description},
+            "params": params,
+            "is_active": True,
+        }
+
+
+@dataclass
+class SyncResult:
+    """What `sync_presets` did, per preset id; `warnings` are for the user."""
+
+    created: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    specs: list[PresetSpec] = field(default_factory=list)
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.created or self.updated)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "created": self.created,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "warnings": self.warnings,
+            "presets": [{"id": s.id, "name": s.name, "num_ctx": s.num_ctx} for s in self.specs],
+        }
+
+
+def default_ctx(variant: str) -> int:
+    """The context a variant is built with when nothing else says (setup's default plan)."""
+    return LONG_CTX if variant == "long" else DEFAULT_CTX
+
+
+def build_spec(
+    variant: str,
+    *,
+    prefix: str = "qwenkit",
+    ollama: ModelSettings | None = None,
+    ctx: int | None = None,
+    warnings: list[str] | None = None,
+) -> PresetSpec:
+    """Pure: the preset for `variant`, from the Ollama model's settings when known."""
+    from ..variants import VARIANTS, model_name
+
+    info = VARIANTS[variant]
+    fallback_ctx = ctx or default_ctx(variant)
+    modelfile = info.build(DEFAULT_QUANT, fallback_ctx)
+    num_ctx = int(modelfile.parameters.get("num_ctx", fallback_ctx))
+    system = modelfile.system
+    model_id = full_name(model_name(variant, prefix))
+    notes = warnings if warnings is not None else []
+    if ollama is not None and ollama.num_ctx is not None:
+        if ctx is not None and ctx != ollama.num_ctx:
+            notes.append(
+                f"{model_id}: --ctx {ctx} ignored; the Ollama model has num_ctx "
+                f"{ollama.num_ctx} and the preset must match it"
+            )
+        num_ctx = ollama.num_ctx
+    elif ollama is not None:
+        notes.append(
+            f"{model_id} has no num_ctx in Ollama, so chats run at Ollama's default context; "
+            "re-create it with `qwenkit setup`"
+        )
+    if ollama is not None and ollama.system:
+        system = ollama.system
+    name = f"{info.title} ({num_ctx // 1024}K)"
+    return PresetSpec(variant, model_id, name, info.description, system, num_ctx)
+
+
+def differences(existing: Mapping[str, Any], spec: PresetSpec) -> list[str]:
+    """Pure: which qwenkit-owned fields of an existing preset differ from `spec`.
+
+    Only the keys qwenkit sets are compared, so a user's extra params (a temperature,
+    an image, tags) neither trigger an update nor get flagged.
+    """
+    wanted = spec.body()
+    params = existing.get("params") or {}
+    meta = existing.get("meta") or {}
+    diffs = [key for key in ("name", "base_model_id") if existing.get(key) != wanted[key]]
+    diffs += [f"params.{k}" for k, v in wanted["params"].items() if params.get(k) != v]
+    if spec.system is None and params.get("system"):
+        diffs.append("params.system")
+    if meta.get("description") != spec.description:
+        diffs.append("meta.description")
+    if existing.get("is_active") is False:
+        diffs.append("is_active")
+    return diffs
+
+
+def merged_body(existing: Mapping[str, Any], spec: PresetSpec) -> dict[str, Any]:
+    """The update body: qwenkit's fields over the user's, so their extra params survive."""
+    body = spec.body()
+    params = {k: v for k, v in (existing.get("params") or {}).items() if k != "system"}
+    body["params"] = {**params, **body["params"]}
+    body["meta"] = {**(existing.get("meta") or {}), **body["meta"]}
+    return body
+
+
+def sync_presets(webui: OpenWebUI, specs: Iterable[PresetSpec]) -> SyncResult:
+    """Create or update each preset; refresh Open WebUI's model list when anything changed."""
+    result = SyncResult(specs=list(specs))
+    for spec in result.specs:
+        existing = webui.get_preset(spec.id)
+        if existing is None:
+            webui.create_preset(spec.body())
+            result.created.append(spec.id)
+        elif differences(existing, spec):
+            webui.update_preset(merged_body(existing, spec))
+            result.updated.append(spec.id)
+        else:
+            result.unchanged.append(spec.id)
+    if result.changed:
+        # presets are not visible to every route until the model list is rebuilt (§4.3)
+        webui.models(refresh=True)
+    return result
+
+
+def choose_variants(requested: Iterable[str] | None, present: Iterable[str] = ()) -> list[str]:
+    """The variants to sync: as asked, else the default ones plus any other Ollama already has.
+
+    `present` holds variant names whose Ollama model exists (e.g. `long` after a YaRN setup).
+    """
+    from ..errors import WebUIError
+    from ..variants import DEFAULT_VARIANTS, VARIANTS
+
+    if requested:
+        chosen = list(dict.fromkeys(requested))
+        unknown = [v for v in chosen if v not in VARIANTS]
+        if unknown:
+            raise WebUIError(
+                f"unknown variant(s): {', '.join(unknown)}",
+                hint=f"choose from: {', '.join(VARIANTS)}",
+            )
+        return chosen
+    extra = set(present)
+    return [v for v in VARIANTS if v in DEFAULT_VARIANTS or v in extra]
+
+
+def plan_presets(
+    variants: Iterable[str] | None,
+    *,
+    host: str,
+    prefix: str = "qwenkit",
+    ctx: int | None = None,
+) -> tuple[list[PresetSpec], list[str]]:
+    """Read the variants' models from Ollama at `host`, then build their presets.
+
+    Ollama being down is not fatal: the presets then use `ctx` (or the default plan's value)
+    and a warning says the match with the Modelfile could not be checked.
+    """
+    from ..errors import OllamaUnavailableError
+    from ..variants import VARIANTS, model_name
+    from ._ollama import read_models
+
+    warnings: list[str] = []
+    names = {v: full_name(model_name(v, prefix)) for v in VARIANTS}
+    try:
+        found: dict[str, ModelSettings | None] = read_models(host, list(names.values()))
+    except OllamaUnavailableError:
+        found = {}
+        warnings.append(
+            f"Ollama at {host} did not answer: num_ctx comes from --ctx or the default plan, "
+            "and could not be checked against the models"
+        )
+    present = [v for v, name in names.items() if found.get(name) is not None]
+    specs: list[PresetSpec] = []
+    for variant in choose_variants(variants, present):
+        name = names[variant]
+        if found and found.get(name) is None:
+            warnings.append(f"{name} is not in Ollama yet: create it with `qwenkit setup`")
+        specs.append(
+            build_spec(variant, prefix=prefix, ollama=found.get(name), ctx=ctx, warnings=warnings)
+        )
+    return specs, warnings
