@@ -173,3 +173,93 @@ def _normalize_platform(platform: str) -> str:
     if value.startswith("win"):
         return "windows"
     return "linux" if value.startswith("linux") else value
+
+
+# ---------------------------------------------------------------------------- versions
+
+TRAINED_CTX = 32768
+
+
+def parse_version(text: str | None) -> tuple[int, int, int] | None:
+    """`0.33.0-rc2` → (0, 33, 0); None for a version that does not look like one.
+
+    >>> parse_version("0.33.0-rc2"), parse_version("v0.9.3"), parse_version("dev")
+    ((0, 33, 0), (0, 9, 3), None)
+    """
+    match = re.match(r"^v?(\d+)\.(\d+)(?:\.(\d+))?", (text or "").strip())
+    if not match:
+        return None
+    major, minor, patch = match.groups()
+    return int(major), int(minor), int(patch or 0)
+
+
+def version_notes(version: str | None, plan: dict[str, object]) -> list[str]:
+    """What this server version does differently from what the plan assumes.
+
+    `plan` is `Plan.to_dict()`. Facts by version: `ollama-api.md` §2.2, §5, §6.
+    """
+    parsed = parse_version(version)
+    if parsed is None:
+        return [f"unrecognised Ollama version {version!r}; assuming a current server"]
+    notes: list[str] = []
+    num_ctx = int(str(plan.get("num_ctx") or 0))
+    kv = str(plan.get("kv_cache_type") or "f16")
+    if parsed < (0, 5, 5):
+        notes.append(
+            f"Ollama {version} predates structured /api/create (0.5.5); creating the "
+            "variants will fail: upgrade Ollama"
+        )
+    if parsed < (0, 9, 3) and num_ctx > TRAINED_CTX:
+        notes.append(
+            f"Ollama {version} does not clamp num_ctx (0.9.3+ does): {num_ctx} tokens run "
+            f"without YaRN and answers degrade past {TRAINED_CTX}"
+        )
+    if parsed < (0, 10, 0):
+        notes.append(
+            f"Ollama {version} does not report the context in use (/api/ps, 0.10.0+); "
+            "the clamp check is skipped"
+        )
+    notes.extend(_default_context_note(parsed, version))
+    notes.extend(_kv_notes(parsed, version, kv, bool(plan.get("flash_attention"))))
+    return notes
+
+
+def default_context(version: str | None) -> str:
+    """The context a model gets when nothing sets num_ctx, by server version.
+
+    >>> default_context("0.6.6"), default_context("0.12.0"), default_context("0.16.0")
+    ('2048', '4096', '4096, 32768 or 262144 by total VRAM')
+    """
+    parsed = parse_version(version) or (99, 0, 0)
+    if parsed < (0, 6, 7):
+        return "2048"
+    if parsed < (0, 16, 0):
+        return "4096"
+    return "4096, 32768 or 262144 by total VRAM"
+
+
+def _default_context_note(parsed: tuple[int, int, int], version: str | None) -> list[str]:
+    """Since 0.16 the default depends on VRAM, so the bare tag behaves differently per box."""
+    if parsed < (0, 16, 0):
+        return []
+    return [
+        f"Ollama {version} picks a default context by total VRAM (4096 below ~23 GiB); the "
+        "qwenkit variants set num_ctx, so use them (not the bare qwen2.5 tag) in Open WebUI"
+    ]
+
+
+def _kv_notes(parsed: tuple[int, int, int], version: str | None, kv: str, flash: bool) -> list[str]:
+    quantized = kv not in ("", "f16")
+    if not quantized and not flash:
+        return []
+    if parsed < (0, 12, 11):
+        why = "flash attention is off for qwen2 unless OLLAMA_FLASH_ATTENTION=1"
+    elif parsed < (0, 30, 0):
+        why = "a quantized KV cache is dropped unless OLLAMA_FLASH_ATTENTION=1 is set"
+    else:
+        why = "the server passes them to llama-server at start-up"
+    setting = f"KV cache {kv}" if quantized else "flash attention"
+    return [
+        f"the plan's {setting} needs the server settings below (Ollama {version}: {why}); "
+        "until the server is restarted with them it uses more memory than planned"
+    ]

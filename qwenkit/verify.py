@@ -74,6 +74,8 @@ class ExpectedModel:
     num_ctx: int
     system: str | None = None
     parameters: Mapping[str, Any] = field(default_factory=dict)
+    template: str | None = None
+    quantization: str | None = None
 
 
 def parse_show_parameters(text: str | None) -> dict[str, Any]:
@@ -111,6 +113,24 @@ def parameter_mismatches(expected: Mapping[str, Any], observed: Mapping[str, Any
     return out
 
 
+def model_differences(shown: Any, model: ExpectedModel) -> list[str]:
+    """How a `/api/show` answer differs from `model` (empty: the server holds it as planned).
+
+    Parameters are compared as a subset (the base model adds its own), `stop` as a set;
+    system and template only when planned; the quantization via `details`.
+    """
+    params = parse_show_parameters(getattr(shown, "parameters", None))
+    problems = parameter_mismatches({**model.parameters, "num_ctx": model.num_ctx}, params)
+    if model.system is not None and _text(shown, "system") != model.system.strip():
+        problems.append("system prompt differs")
+    if model.template is not None and _text(shown, "template") != model.template.strip():
+        problems.append("template differs")
+    level = getattr(getattr(shown, "details", None), "quantization_level", None)
+    if model.quantization and level and str(level).lower() != model.quantization.lower():
+        problems.append(f"quantization: expected {model.quantization}, got {level}")
+    return problems
+
+
 def check_config(client: VerifyAPI, model: ExpectedModel) -> Check:
     """`/api/show` holds the planned num_ctx, system prompt and parameters."""
     try:
@@ -118,10 +138,7 @@ def check_config(client: VerifyAPI, model: ExpectedModel) -> Check:
     except ResponseError as err:
         return Check("config", model.name, False, f"show failed: {err}")
     params = parse_show_parameters(getattr(shown, "parameters", None))
-    problems = parameter_mismatches({**model.parameters, "num_ctx": model.num_ctx}, params)
-    system = getattr(shown, "system", None) or None
-    if model.system is not None and (system or "").strip() != model.system.strip():
-        problems.append("system prompt differs")
+    problems = model_differences(shown, model)
     observed = f"num_ctx {params.get('num_ctx', 'unset')}, {len(params)} parameters"
     return Check(
         "config",
@@ -129,7 +146,7 @@ def check_config(client: VerifyAPI, model: ExpectedModel) -> Check:
         not problems,
         observed + ("; " + "; ".join(problems) if problems else ""),
         expected=f"num_ctx {model.num_ctx}, {len(model.parameters)} planned parameters",
-        hint=None if not problems else "rerun `qwenkit setup --force` to recreate the variant",
+        hint=None if not problems else "rerun `qwenkit setup` to recreate the variant",
         data={"num_ctx": params.get("num_ctx"), "mismatches": problems},
     )
 
@@ -342,6 +359,10 @@ def _same_value(want: Any, got: Any) -> bool:
     if isinstance(want, (int, float)) and isinstance(got, (int, float)):
         return math.isclose(float(want), float(got), rel_tol=1e-6, abs_tol=1e-9)
     return bool(want == got)
+
+
+def _text(obj: Any, attr: str) -> str:
+    return str(getattr(obj, attr, None) or "").strip()
 
 
 def _clip(text: str, limit: int = 60) -> str:

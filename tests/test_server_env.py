@@ -10,6 +10,7 @@ from qwenkit.server_env import (
     launchd_commands,
     server_env_guide,
     systemd_override,
+    version_notes,
     windows_commands,
 )
 
@@ -102,3 +103,45 @@ def test_empty_env_needs_no_instructions():
     guide = server_env_guide({})
     assert guide.instructions == ()
     assert guide.for_platform("linux") is None
+
+
+def plan_dict(num_ctx=32768, kv="f16", fa=False):
+    return {"num_ctx": num_ctx, "kv_cache_type": kv, "flash_attention": fa}
+
+
+def test_current_server_with_default_settings_has_only_the_context_note():
+    notes = version_notes("0.33.0", plan_dict())
+    assert len(notes) == 1 and "default context by total VRAM" in notes[0]
+
+
+def test_old_servers_are_warned_about_what_they_lack():
+    joined = " | ".join(version_notes("0.5.4", plan_dict(num_ctx=65536)))
+    assert "structured /api/create" in joined
+    assert "does not clamp" in joined
+    assert "/api/ps" in joined
+    assert "default context" not in joined  # the VRAM tiers arrived in 0.16
+
+
+def test_clamp_note_only_when_the_plan_exceeds_the_trained_context():
+    assert not any("does not clamp" in n for n in version_notes("0.9.0", plan_dict(32768)))
+    assert any("does not clamp" in n for n in version_notes("0.9.0", plan_dict(65536)))
+    assert not any("does not clamp" in n for n in version_notes("0.9.3", plan_dict(65536)))
+
+
+@pytest.mark.parametrize(
+    ("version", "words"),
+    [
+        ("0.12.10", "flash attention is off for qwen2"),
+        ("0.20.7", "dropped unless OLLAMA_FLASH_ATTENTION=1"),
+        ("0.30.0", "llama-server"),
+    ],
+)
+def test_quantized_kv_cache_notes_follow_the_version(version, words):
+    notes = version_notes(version, plan_dict(kv="q8_0", fa=True))
+    assert any(words in n and "KV cache q8_0" in n for n in notes)
+
+
+def test_unparseable_version_is_one_note():
+    assert version_notes("dev-build", plan_dict()) == [
+        "unrecognised Ollama version 'dev-build'; assuming a current server"
+    ]

@@ -196,3 +196,23 @@ def test_run_checks_covers_every_model_then_one_of_each_runtime_check():
         ("tools", "qwenkit-chat"),
     ]
     assert list(run_checks(server, [])) == []
+
+
+def test_model_differences_cover_template_and_quantization():
+    shown = NS(
+        parameters=SHOW_PARAMETERS,
+        system="You are helpful.",
+        template="{{ .Prompt }}",
+        details=NS(quantization_level="Q4_K_M"),
+    )
+    same = ExpectedModel(
+        "m", 65536, "You are helpful.", EXPECTED.parameters, "{{ .Prompt }}\n", "q4_K_M"
+    )
+    from qwenkit.verify import model_differences
+
+    assert model_differences(shown, same) == []
+    other = ExpectedModel("m", 65536, None, {}, "{{ .Messages }}", "q8_0")
+    assert model_differences(shown, other) == [
+        "template differs",
+        "quantization: expected q8_0, got Q4_K_M",
+    ]
