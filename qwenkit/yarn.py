@@ -22,6 +22,7 @@ header with `struct` keeps the whole rewrite in a few MB and streams the data wi
 from __future__ import annotations
 
 import errno
+import functools
 import math
 import mmap
 import os
@@ -118,6 +119,11 @@ class _Header:
         return None if field is None else field.value
 
 
+@functools.cache
+def _struct(fmt: str) -> struct.Struct:
+    return struct.Struct(fmt)
+
+
 class _Cursor:
     """Reads little/big-endian GGUF primitives from a buffer; running off the end is an error."""
 
@@ -125,7 +131,7 @@ class _Cursor:
         self.buf, self.endian, self.path, self.pos = buf, endian, path, 0
 
     def take(self, fmt: str) -> Any:
-        unpacker = struct.Struct(self.endian + fmt)
+        unpacker = _struct(self.endian + fmt)
         self.need(unpacker.size)
         (value,) = unpacker.unpack_from(self.buf, self.pos)
         self.pos += unpacker.size
@@ -160,14 +166,23 @@ class _Cursor:
             self.need(size)
             self.pos += size
         elif item_type == GGUFValueType.STRING:
-            for _ in range(count):
-                n = self.take("Q")
-                self.need(n)
-                self.pos += n
+            self.skip_strings(count)
         else:
             for _ in range(count):
                 self.value(item_type)
         return None
+
+    def skip_strings(self, count: int) -> None:
+        """Step over `count` length-prefixed strings (the vocabulary: hot, so kept tight)."""
+        unpack, buf, pos = struct.Struct(self.endian + "Q").unpack_from, self.buf, self.pos
+        limit = len(buf) - 8
+        for _ in range(count):
+            if pos > limit:
+                self.pos = pos
+                self.need(8)  # raises: the header is cut inside the array
+            pos += 8 + unpack(buf, pos)[0]
+        self.pos = pos
+        self.need(0)  # the last string must end inside the file
 
     def value_type(self) -> GGUFValueType:
         raw = self.take("I")
