@@ -1,0 +1,128 @@
+"""`qwenkit probe`: the hardware, the plan that fits it, and why."""
+
+from __future__ import annotations
+
+import click
+
+from ..hardware import HardwareProfile
+from ..hardware import probe as probe_hardware
+from ..planner import Plan, plan
+from ._render import emit_json, format_bytes, json_option
+
+WIDTH = 12
+
+
+@click.command("probe")
+@click.option("--ctx", "target_ctx", type=click.IntRange(1), help="Target context in tokens.")
+@click.option("--quant", help="Force a quantization tag, e.g. q5_K_M.")
+@click.option(
+    "--parallel",
+    type=click.IntRange(1),
+    default=1,
+    show_default=True,
+    help="Requests served at once (each holds a full context).",
+)
+@click.option("--allow-fp16", is_flag=True, help="Let the plan pick fp16 when it fits.")
+@click.option("--host", help="Ollama server to ask for its version and loaded models.")
+@click.option("--offline", is_flag=True, help="Do not contact an Ollama server.")
+@json_option
+def probe(
+    target_ctx: int | None,
+    quant: str | None,
+    parallel: int,
+    allow_fp16: bool,
+    host: str | None,
+    offline: bool,
+    as_json: bool,
+) -> None:
+    """Show the hardware and the plan that fits it."""
+    profile = probe_hardware(host=host, query_server=not offline)
+    chosen = plan(
+        profile, target_ctx=target_ctx, quant=quant, parallel=parallel, allow_fp16=allow_fp16
+    )
+    if as_json:
+        emit_json({"hardware": profile.to_dict(), "plan": chosen.to_dict()})
+    else:
+        click.echo("\n".join(render(profile, chosen)))
+
+
+def render(profile: HardwareProfile, chosen: Plan) -> list[str]:
+    """The human report: hardware rows, plan rows, then reasons, warnings and notes."""
+    lines = ["Hardware", *_rows(hardware_rows(profile)), "Plan", *_rows(plan_rows(chosen))]
+    for title, items in (
+        ("Why", chosen.reasons),
+        ("Warnings", chosen.warnings),
+        ("Notes", profile.notes),
+    ):
+        if items:
+            lines += [title, *(f"  - {item}" for item in items)]
+    return lines
+
+
+def _rows(rows: list[tuple[str, str]]) -> list[str]:
+    return [f"  {label:<{WIDTH}} {value}" for label, value in rows]
+
+
+def hardware_rows(p: HardwareProfile) -> list[tuple[str, str]]:
+    where = " (WSL)" if p.wsl else ""
+    where += " (container)" if p.container else ""
+    cpu = ", ".join(x for x in (p.cpu_model, _cores(p.cpu_cores), " ".join(p.cpu_flags)) if x)
+    rows = [
+        ("System", f"{p.os} {p.arch}{where}"),
+        ("CPU", cpu or "unknown"),
+        ("RAM", f"{_b(p.ram_total_bytes)} total, {_b(p.ram_available_bytes)} available"),
+    ]
+    rows += [
+        (
+            f"GPU {g.index}",
+            _gpu(g.vendor, g.name, g.memory_total_bytes, g.memory_free_bytes, g.unified),
+        )
+        for g in p.gpus
+    ]
+    if not p.gpus:
+        rows.append(("GPU", "none found (CPU only)"))
+    rows.append(("Disk", f"{_b(p.disk_free_bytes)} free at {p.models_dir}"))
+    rows.append(("Ollama", _server(p)))
+    return rows
+
+
+def plan_rows(c: Plan) -> list[tuple[str, str]]:
+    e = c.estimate
+    on = {"gpu": "GPU (fully offloaded)", "partial": "GPU + CPU (partial offload)", "cpu": "CPU"}[
+        c.offload
+    ]
+    of = f" of {_b(c.budget_bytes)}" if c.budget_bytes is not None else ""
+    return [
+        ("Tag", c.tag),
+        ("Context", f"{c.num_ctx} tokens" + ("  (needs a YaRN variant)" if c.needs_yarn else "")),
+        ("KV cache", f"{c.kv_cache_type}, flash attention {'on' if c.flash_attention else 'off'}"),
+        ("Runs on", on),
+        (
+            "Memory",
+            f"{_b(e.total_bytes)}{of}: weights {_b(e.weights_bytes)}, KV "
+            f"{_b(e.kv_cache_bytes)}, compute {_b(e.compute_bytes)}, overhead "
+            f"{_b(e.overhead_bytes)}",
+        ),
+        ("Server env", " ".join(f"{k}={v}" for k, v in c.server_env.items())),
+    ]
+
+
+def _gpu(vendor: str, name: str, total: int | None, free: int | None, unified: bool) -> str:
+    kind = "Metal limit of unified memory" if unified else "VRAM"
+    free_text = f", {_b(free)} free" if free is not None else ""
+    return f"{name} ({vendor}): {_b(total)} {kind}{free_text}"
+
+
+def _server(p: HardwareProfile) -> str:
+    if p.ollama_version is None:
+        return "not reached"
+    loaded = ", ".join(f"{m.name} ({_b(m.size_vram)} on GPU)" for m in p.loaded)
+    return f"{p.ollama_version}" + (f", loaded: {loaded}" if loaded else ", nothing loaded")
+
+
+def _cores(n: int | None) -> str:
+    return f"{n} cores" if n else ""
+
+
+def _b(n: int | None) -> str:
+    return "unknown" if n is None else format_bytes(n)
