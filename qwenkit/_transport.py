@@ -1,0 +1,368 @@
+"""HTTP to Ollama, and the one place where failures become qwenkit errors.
+
+This is the only module that imports httpx. Streaming and non-streaming calls, sync and async,
+all route their failures through the same three functions, so one failure raises one class:
+
+| failure                                              | raised                            |
+| ---------------------------------------------------- | --------------------------------- |
+| nothing listening, DNS failure, refused, bad scheme  | `OllamaUnavailableError`          |
+| connect / read / write / pool timeout                | `OllamaTimeoutError` (`.phase`)   |
+| HTTP status >= 400                                   | `ResponseError` (`.status_code`)  |
+| 404 on a call that names a model                     | `ModelNotFoundError`              |
+| `{"error": ...}` line inside a 200 stream            | `ResponseError(status_code=200)`  |
+| body or stream line that is not the JSON expected    | `ProtocolError`                   |
+| connection dropped after the response started        | `ProtocolError` (server was there)|
+| stream closed before its final line                  | `ProtocolError` (in `_streaming`) |
+
+A drop *before* any response is `OllamaUnavailableError`; a drop *during* a body is
+`ProtocolError`. Both are `OllamaError`s distinct from `ResponseError`, so a caller may retry
+them (a re-issued pull resumes) while an answer from Ollama is not retried.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator, Mapping
+from typing import TypeVar
+
+import httpx
+from pydantic import BaseModel, ValidationError
+
+from . import __version__
+from ._config import auth_headers
+from .errors import (
+    ModelNotFoundError,
+    OllamaTimeoutError,
+    OllamaUnavailableError,
+    ProtocolError,
+    ResponseError,
+)
+
+M = TypeVar("M", bound=BaseModel)
+
+#: Fail fast when nothing listens; never cut a long generation unless asked.
+DEFAULT_TIMEOUT = httpx.Timeout(None, connect=5.0)
+
+_TIMEOUT_PHASES: dict[type[Exception], str] = {
+    httpx.ConnectTimeout: "connect",
+    httpx.ReadTimeout: "read",
+    httpx.WriteTimeout: "write",
+    httpx.PoolTimeout: "pool",
+}
+
+
+# --------------------------------------------------------------------------- error mapping
+
+
+def transport_error(
+    exc: Exception, host: str, *, started: bool, timeout: httpx.Timeout
+) -> Exception:
+    """Translate an httpx exception; `started` says whether a response had begun."""
+    if isinstance(exc, httpx.TimeoutException):
+        phase = _TIMEOUT_PHASES.get(type(exc), "read")
+        limit = getattr(timeout, phase, None)
+        return OllamaTimeoutError(host, phase=phase, timeout=limit)
+    detail = str(exc) or type(exc).__name__
+    if started:
+        return ProtocolError(
+            f"connection to Ollama at {host} dropped mid-response ({detail})",
+            host=host,
+            hint="the server may have restarted or crashed; retry the call",
+        )
+    if isinstance(exc, (httpx.TransportError, httpx.InvalidURL)):
+        return OllamaUnavailableError(host, detail=detail)
+    return ProtocolError(f"unexpected HTTP failure talking to {host}: {detail}", host=host)
+
+
+def status_error(status: int, body: bytes, host: str, *, model: str | None) -> ResponseError:
+    """`ResponseError` from an HTTP error, with Ollama's `{"error": ...}` message when present.
+
+    >>> str(status_error(400, b'{"error":"model is required"}', "h", model=None))
+    'model is required (status code: 400)'
+    >>> type(status_error(404, b'{"error":"model \\'x\\' not found"}', "h", model="x")).__name__
+    'ModelNotFoundError'
+    """
+    message = _error_message(body) or f"HTTP {status}"
+    if status == 404 and model is not None:
+        return ModelNotFoundError(message, model, host=host)
+    hint = "is this an Ollama server? check OLLAMA_HOST" if status in (404, 405) else None
+    return ResponseError(message, status, host=host, hint=hint)
+
+
+def _error_message(body: bytes) -> str:
+    text = body.decode("utf-8", "replace").strip()
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return text[:500]
+    if isinstance(data, dict) and "error" in data:
+        return str(data["error"])
+    return text[:500]
+
+
+def parse_body(cls: type[M], body: bytes, host: str) -> M:
+    """A whole JSON response as `cls`; anything else is a `ProtocolError`."""
+    try:
+        return cls.model_validate_json(body or b"{}")
+    except ValidationError as err:
+        raise ProtocolError(
+            f"Ollama at {host} sent a response that is not a valid {cls.__name__}: {_short(err)}",
+            host=host,
+        ) from None
+
+
+def parse_line(cls: type[M], line: bytes, host: str) -> M:
+    """One NDJSON line as `cls`; an `{"error": ...}` line raises `ResponseError(200)`."""
+    if b'"error"' in line:
+        try:
+            data = json.loads(line)
+        except ValueError:
+            data = None
+        if isinstance(data, dict) and "error" in data:
+            raise ResponseError(str(data["error"]), 200, host=host)
+    try:
+        return cls.model_validate_json(line)
+    except ValidationError as err:
+        raise ProtocolError(
+            f"malformed stream line from Ollama at {host}: {_short(err)}",
+            host=host,
+            hint="the stream was cut or the server is not Ollama",
+        ) from None
+
+
+def _short(err: ValidationError) -> str:
+    first = err.errors(include_url=False)[0]
+    return f"{first['msg']} at {'.'.join(map(str, first['loc'])) or 'top level'}"
+
+
+# --------------------------------------------------------------------------- NDJSON framing
+
+
+def split_lines(chunks: Iterable[bytes]) -> Iterator[bytes]:
+    """Non-blank lines from byte chunks that may cut lines anywhere.
+
+    >>> list(split_lines([b'{"a":1}\\n{"b"', b':2}\\n\\n', b'{"c":3}']))
+    [b'{"a":1}', b'{"b":2}', b'{"c":3}']
+    """
+    tail = b""
+    for chunk in chunks:
+        if tail:
+            chunk = tail + chunk
+        *lines, tail = chunk.split(b"\n")
+        for line in lines:
+            if line and not line.isspace():
+                yield line
+    if tail.strip():
+        yield tail
+
+
+async def asplit_lines(chunks: AsyncIterable[bytes]) -> AsyncIterator[bytes]:
+    """`split_lines` for an async byte stream."""
+    tail = b""
+    async for chunk in chunks:
+        if tail:
+            chunk = tail + chunk
+        *lines, tail = chunk.split(b"\n")
+        for line in lines:
+            if line and not line.isspace():
+                yield line
+    if tail.strip():
+        yield tail
+
+
+# --------------------------------------------------------------------------- transports
+
+
+def make_timeout(timeout: float | httpx.Timeout | None) -> httpx.Timeout:
+    """A number applies to every phase (the caller asked for it); `None` means no limits."""
+    if isinstance(timeout, httpx.Timeout):
+        return timeout
+    return httpx.Timeout(timeout)
+
+
+def default_headers(extra: Mapping[str, str] | None) -> dict[str, str]:
+    """JSON in and out, a user agent, bearer auth from the environment, then the caller's."""
+    headers = {
+        "Content-Type": "application/json",
+        "Accept": "application/json",
+        "User-Agent": f"qwenkit/{__version__}",
+        **auth_headers(),
+    }
+    headers.update(extra or {})
+    return headers
+
+
+class _Base:
+    def __init__(
+        self,
+        host: str,
+        *,
+        timeout: float | httpx.Timeout | None,
+        headers: Mapping[str, str] | None,
+    ) -> None:
+        self.host = host
+        self.timeout = make_timeout(timeout)
+        self.headers = default_headers(headers)
+
+    def _fail(self, exc: Exception, *, started: bool) -> Exception:
+        return transport_error(exc, self.host, started=started, timeout=self.timeout)
+
+
+class SyncTransport(_Base):
+    """Blocking HTTP; the httpx client (and its SSL context) is built on first use."""
+
+    def __init__(
+        self,
+        host: str,
+        *,
+        timeout: float | httpx.Timeout | None = DEFAULT_TIMEOUT,
+        headers: Mapping[str, str] | None = None,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        super().__init__(host, timeout=timeout, headers=headers)
+        self._transport = transport
+        self._client: httpx.Client | None = None
+
+    @property
+    def client(self) -> httpx.Client:
+        if self._client is None:
+            self._client = httpx.Client(
+                base_url=self.host,
+                timeout=self.timeout,
+                headers=self.headers,
+                transport=self._transport,
+                follow_redirects=True,
+            )
+        return self._client
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+
+    def request(
+        self, method: str, path: str, body: bytes | None = None, *, model: str | None = None
+    ) -> bytes:
+        """Send one request and return the whole body; HTTP errors raise."""
+        try:
+            response = self.client.request(method, path, content=body)
+        except httpx.HTTPError as exc:
+            raise self._fail(exc, started=False) from exc
+        if response.status_code >= 400:
+            raise status_error(response.status_code, response.content, self.host, model=model)
+        return response.content
+
+    def head(self, path: str) -> int:
+        """The status of a HEAD request (no error mapping for 404: it is an answer here)."""
+        try:
+            return self.client.head(path).status_code
+        except httpx.HTTPError as exc:
+            raise self._fail(exc, started=False) from exc
+
+    def upload(self, path: str, content: Iterable[bytes]) -> None:
+        """Stream a request body from an iterable of chunks."""
+        try:
+            response = self.client.request("POST", path, content=content)
+        except httpx.HTTPError as exc:
+            raise self._fail(exc, started=False) from exc
+        if response.status_code >= 400:
+            raise status_error(response.status_code, response.content, self.host, model=None)
+
+    def lines(
+        self, method: str, path: str, body: bytes | None = None, *, model: str | None = None
+    ) -> Iterator[bytes]:
+        """NDJSON lines of a streamed response; the response closes when this generator does."""
+        started = False
+        try:
+            with self.client.stream(method, path, content=body) as response:
+                if response.status_code >= 400:
+                    raise status_error(
+                        response.status_code, response.read(), self.host, model=model
+                    )
+                started = True
+                yield from split_lines(response.iter_bytes())
+        except httpx.HTTPError as exc:
+            raise self._fail(exc, started=started) from exc
+
+
+class AsyncTransport(_Base):
+    """`SyncTransport` for asyncio/trio, with the same error mapping."""
+
+    def __init__(
+        self,
+        host: str,
+        *,
+        timeout: float | httpx.Timeout | None = DEFAULT_TIMEOUT,
+        headers: Mapping[str, str] | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        super().__init__(host, timeout=timeout, headers=headers)
+        self._transport = transport
+        self._client: httpx.AsyncClient | None = None
+
+    @property
+    def client(self) -> httpx.AsyncClient:
+        if self._client is None:
+            self._client = httpx.AsyncClient(
+                base_url=self.host,
+                timeout=self.timeout,
+                headers=self.headers,
+                transport=self._transport,
+                follow_redirects=True,
+            )
+        return self._client
+
+    async def aclose(self) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+
+    async def request(
+        self, method: str, path: str, body: bytes | None = None, *, model: str | None = None
+    ) -> bytes:
+        try:
+            response = await self.client.request(method, path, content=body)
+        except httpx.HTTPError as exc:
+            raise self._fail(exc, started=False) from exc
+        if response.status_code >= 400:
+            raise status_error(response.status_code, response.content, self.host, model=model)
+        return response.content
+
+    async def head(self, path: str) -> int:
+        try:
+            return (await self.client.head(path)).status_code
+        except httpx.HTTPError as exc:
+            raise self._fail(exc, started=False) from exc
+
+    async def upload(self, path: str, content: AsyncIterable[bytes]) -> None:
+        try:
+            response = await self.client.request("POST", path, content=content)
+        except httpx.HTTPError as exc:
+            raise self._fail(exc, started=False) from exc
+        if response.status_code >= 400:
+            raise status_error(response.status_code, response.content, self.host, model=None)
+
+    async def lines(
+        self, method: str, path: str, body: bytes | None = None, *, model: str | None = None
+    ) -> AsyncIterator[bytes]:
+        started = False
+        try:
+            async with self.client.stream(method, path, content=body) as response:
+                if response.status_code >= 400:
+                    content = await response.aread()
+                    raise status_error(response.status_code, content, self.host, model=model)
+                started = True
+                async for line in asplit_lines(response.aiter_bytes()):
+                    yield line
+        except httpx.HTTPError as exc:
+            raise self._fail(exc, started=started) from exc
+
+
+__all__ = [
+    "DEFAULT_TIMEOUT",
+    "AsyncTransport",
+    "SyncTransport",
+    "parse_body",
+    "parse_line",
+    "split_lines",
+    "status_error",
+    "transport_error",
+]

@@ -1,0 +1,424 @@
+"""Wire models for Ollama's native `/api/*` endpoints.
+
+Requests are strict (`extra="forbid"`): a typo fails here, before anything is sent.
+Responses are tolerant (`extra="allow"`): a newer server adding fields must not break a script,
+and Ollama's `omitempty` metrics default to 0 instead of `None`. Attribute names mirror the
+official `ollama` client so code written for it keeps working.
+
+Every model is built lazily (`defer_build=True`) to keep `import qwenkit` cheap.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from .errors import QwenkitError
+from .options import Options
+
+_REQUEST = ConfigDict(extra="forbid", defer_build=True)
+_RESPONSE = ConfigDict(extra="allow", defer_build=True)
+
+Think = bool | Literal["low", "medium", "high", "max"]
+KeepAlive = float | str
+Format = Literal["", "json"] | dict[str, Any]
+
+
+class InvalidRequestError(QwenkitError, ValueError):
+    """A request qwenkit refuses to send: unknown option, wrong type, malformed message."""
+
+
+# --------------------------------------------------------------------------- shared pieces
+
+
+class Function(BaseModel):
+    """The function half of a tool call; `arguments` is a JSON object, as Ollama sends it."""
+
+    model_config = _RESPONSE
+
+    name: str
+    arguments: dict[str, Any] = Field(default_factory=dict)
+    index: int | None = None
+    """Position of the call within one response (absent before Ollama v0.12.6)."""
+
+
+class ToolCall(BaseModel):
+    """One call the model asked for."""
+
+    model_config = _RESPONSE
+
+    function: Function
+    id: str | None = None
+    """`call_<8 chars>` on Ollama ≥ v0.12.10."""
+
+
+class Message(BaseModel):
+    """A chat message, sent or received."""
+
+    model_config = _RESPONSE
+
+    role: str
+    content: str = ""
+    thinking: str | None = None
+    images: list[str] | None = None
+    """Base64-encoded images."""
+    tool_calls: list[ToolCall] | None = None
+    tool_name: str | None = None
+    """On `tool` messages: which tool produced this result."""
+    tool_call_id: str | None = None
+
+
+class ModelDetails(BaseModel):
+    """`details` in `/api/tags`, `/api/show`, `/api/ps`."""
+
+    model_config = _RESPONSE
+
+    parent_model: str | None = None
+    format: str | None = None
+    family: str | None = None
+    families: list[str] | None = None
+    parameter_size: str | None = None
+    quantization_level: str | None = None
+
+
+class _Metrics(BaseModel):
+    """Timings (nanoseconds) and token counts; Ollama omits zeros, so they default to 0."""
+
+    model_config = _RESPONSE
+
+    total_duration: int = 0
+    load_duration: int = 0
+    prompt_eval_count: int = 0
+    prompt_eval_duration: int = 0
+    eval_count: int = 0
+    eval_duration: int = 0
+
+
+# --------------------------------------------------------------------------- responses
+
+
+class ChatResponse(_Metrics):
+    """One `/api/chat` answer, or one chunk of a streamed answer."""
+
+    model: str = ""
+    created_at: str | None = None
+    message: Message = Field(default_factory=lambda: Message(role="assistant"))
+    done: bool = False
+    done_reason: str | None = None
+    parsed: Any = Field(default=None, exclude=True)
+    """The validated object when `response_model=` was given."""
+    messages: list[Message] | None = Field(default=None, exclude=True)
+    """The whole transcript (request, answers, tool results) when `run_tools=True`."""
+
+
+class GenerateResponse(_Metrics):
+    """One `/api/generate` answer or chunk."""
+
+    model: str = ""
+    created_at: str | None = None
+    response: str = ""
+    thinking: str | None = None
+    done: bool = False
+    done_reason: str | None = None
+    context: list[int] | None = None
+
+
+class EmbedResponse(BaseModel):
+    """`/api/embed`: one vector per input."""
+
+    model_config = _RESPONSE
+
+    model: str = ""
+    embeddings: list[list[float]] = Field(default_factory=list)
+    total_duration: int = 0
+    load_duration: int = 0
+    prompt_eval_count: int = 0
+
+
+class ListModel(BaseModel):
+    """One local model in `/api/tags`."""
+
+    model_config = _RESPONSE
+
+    model: str = ""
+    name: str = ""
+    size: int = 0
+    digest: str = ""
+    modified_at: str | None = None
+    details: ModelDetails | None = None
+
+
+class ListResponse(BaseModel):
+    model_config = _RESPONSE
+
+    models: list[ListModel] = Field(default_factory=list)
+
+
+class ShowResponse(BaseModel):
+    """`/api/show`: Modelfile, parameters, template, GGUF metadata, capabilities."""
+
+    model_config = _RESPONSE
+
+    modelfile: str | None = None
+    parameters: str | None = None
+    template: str | None = None
+    system: str | None = None
+    license: str | None = None
+    details: ModelDetails | None = None
+    model_info: dict[str, Any] = Field(default_factory=dict)
+    capabilities: list[str] = Field(default_factory=list)
+    messages: list[Message] = Field(default_factory=list)
+    modified_at: str | None = None
+
+
+class RunningModel(BaseModel):
+    """One loaded model in `/api/ps`; `size_vram < size` means partial CPU offload."""
+
+    model_config = _RESPONSE
+
+    name: str = ""
+    model: str = ""
+    size: int = 0
+    size_vram: int = 0
+    context_length: int | None = None
+    """The `num_ctx` actually in use (Ollama ≥ v0.10.0), after clamping."""
+    expires_at: str | None = None
+    digest: str = ""
+    details: ModelDetails | None = None
+
+
+class ProcessResponse(BaseModel):
+    model_config = _RESPONSE
+
+    models: list[RunningModel] = Field(default_factory=list)
+
+
+class ProgressResponse(BaseModel):
+    """One progress line of `pull`/`create`; `completed` is 0 (not missing) once `total` is set."""
+
+    model_config = _RESPONSE
+
+    status: str = ""
+    digest: str | None = None
+    total: int | None = None
+    completed: int | None = None
+
+    @model_validator(mode="after")
+    def _zero_completed(self) -> ProgressResponse:
+        if self.total is not None and self.completed is None:
+            self.completed = 0
+        return self
+
+
+class StatusResponse(BaseModel):
+    """`delete`/`copy` answer with an empty body; `status` is "success" as in `ollama`."""
+
+    model_config = _RESPONSE
+
+    status: str | None = None
+
+
+# --------------------------------------------------------------------------- requests
+
+
+class _RequestMessage(BaseModel):
+    """A message as sent: unknown keys are typos, so they fail."""
+
+    model_config = _REQUEST
+
+    role: str = Field(min_length=1)
+    content: str | None = None
+    thinking: str | None = None
+    images: list[str] | None = None
+    tool_calls: list[dict[str, Any]] | None = None
+    tool_name: str | None = None
+    tool_call_id: str | None = None
+
+
+class ChatRequest(BaseModel):
+    model_config = _REQUEST
+
+    model: str = Field(min_length=1)
+    messages: list[_RequestMessage]
+    tools: list[dict[str, Any]] | None = None
+    format: Format | None = None
+    options: dict[str, Any] | None = None
+    stream: bool = False
+    keep_alive: KeepAlive | None = None
+    think: Think | None = None
+
+
+class GenerateRequest(BaseModel):
+    model_config = _REQUEST
+
+    model: str = Field(min_length=1)
+    prompt: str | None = None
+    suffix: str | None = None
+    system: str | None = None
+    template: str | None = None
+    context: list[int] | None = None
+    raw: bool | None = None
+    format: Format | None = None
+    images: list[str] | None = None
+    options: dict[str, Any] | None = None
+    stream: bool = False
+    keep_alive: KeepAlive | None = None
+    think: Think | None = None
+
+
+class EmbedRequest(BaseModel):
+    model_config = _REQUEST
+
+    model: str = Field(min_length=1)
+    input: str | list[str]
+    truncate: bool | None = None
+    dimensions: int | None = None
+    options: dict[str, Any] | None = None
+    keep_alive: KeepAlive | None = None
+
+
+class PullRequest(BaseModel):
+    model_config = _REQUEST
+
+    model: str = Field(min_length=1)
+    insecure: bool = False
+    stream: bool = False
+
+
+class CreateRequest(BaseModel):
+    """`/api/create` body; `from_` goes on the wire as `from`."""
+
+    model_config = ConfigDict(extra="forbid", defer_build=True, populate_by_name=True)
+
+    model: str = Field(min_length=1)
+    from_: str | None = Field(default=None, alias="from")
+    files: dict[str, str] | None = None
+    adapters: dict[str, str] | None = None
+    template: str | None = None
+    license: str | list[str] | None = None
+    system: str | None = None
+    parameters: dict[str, Any] | None = None
+    messages: list[_RequestMessage] | None = None
+    quantize: str | None = None
+    stream: bool = False
+
+
+class ModelRequest(BaseModel):
+    """Body of `show` and `delete`."""
+
+    model_config = _REQUEST
+
+    model: str = Field(min_length=1)
+
+
+class CopyRequest(BaseModel):
+    model_config = _REQUEST
+
+    source: str = Field(min_length=1)
+    destination: str = Field(min_length=1)
+
+
+# --------------------------------------------------------------------------- normalising input
+
+
+def encode(request: BaseModel) -> bytes:
+    """The JSON body: `None` fields dropped, aliases (`from`) applied."""
+    return request.model_dump_json(exclude_none=True, by_alias=True).encode()
+
+
+def build(cls: type[BaseModel], **fields: Any) -> Any:
+    """Validate a request model, turning pydantic's error into an `InvalidRequestError`."""
+    try:
+        return cls.model_validate({k: v for k, v in fields.items() if v is not None})
+    except ValidationError as err:
+        raise InvalidRequestError(
+            f"invalid {cls.__name__}: {_first_error(err)}",
+            hint="check the argument named above",
+        ) from None
+
+
+def as_dict(value: Mapping[str, Any] | BaseModel) -> dict[str, Any]:
+    """A dict from a mapping or a pydantic model (ours or `ollama`'s), `None`s dropped."""
+    if isinstance(value, BaseModel):
+        return value.model_dump(exclude_none=True, by_alias=True)
+    if isinstance(value, Mapping):
+        return dict(value)
+    raise InvalidRequestError(f"expected a mapping or a pydantic model, got {type(value).__name__}")
+
+
+def as_messages(messages: Sequence[Mapping[str, Any] | BaseModel] | None) -> list[dict[str, Any]]:
+    """Messages as plain dicts; accepts dicts, `qwenkit.types.Message` and `ollama.Message`."""
+    return [as_dict(m) for m in messages or ()]
+
+
+def message_dict(message: Message | Mapping[str, Any]) -> dict[str, Any]:
+    """A received message in the shape a request accepts (server-side extras dropped)."""
+    if isinstance(message, Message):
+        fields = set(_RequestMessage.model_fields)
+        return message.model_dump(exclude_none=True, include=fields)
+    return dict(message)
+
+
+def as_options(options: Mapping[str, Any] | BaseModel | None) -> dict[str, Any] | None:
+    """Checked options: an unknown name or a wrong type raises before anything is sent.
+
+    >>> as_options({"num_ctx": 8192})
+    {'num_ctx': 8192}
+    >>> as_options({"num_ctxx": 8192})
+    Traceback (most recent call last):
+    ...
+    qwenkit.types.InvalidRequestError: unknown option 'num_ctxx' (did you mean 'num_ctx'?)
+    """
+    if options is None:
+        return None
+    raw = as_dict(options)
+    for name in raw:
+        if name not in Options.model_fields:
+            close = difflib.get_close_matches(name, list(Options.model_fields), n=1)
+            guess = f" (did you mean {close[0]!r}?)" if close else ""
+            raise InvalidRequestError(
+                f"unknown option {name!r}{guess}",
+                hint="valid names are in qwenkit.options.PARAMETER_KINDS",
+            )
+    try:
+        return Options.model_validate(raw).model_dump(exclude_none=True)
+    except ValidationError as err:
+        raise InvalidRequestError(
+            f"invalid option: {_first_error(err)}", hint="Ollama rejects wrongly typed options"
+        ) from None
+
+
+def as_format(fmt: Any) -> Format | None:
+    """`"json"`, a JSON-schema dict, or a pydantic model class (turned into its schema)."""
+    if isinstance(fmt, type) and issubclass(fmt, BaseModel):
+        from .structured import schema_for
+
+        return schema_for(fmt)
+    if fmt is None or fmt in ("", "json"):
+        return fmt  # type: ignore[no-any-return]
+    if isinstance(fmt, Mapping):
+        return dict(fmt)
+    raise InvalidRequestError('format must be "json", a JSON schema dict or a pydantic model')
+
+
+def as_keep_alive(value: KeepAlive | None) -> KeepAlive | None:
+    """A bare numeric string is a 400 on the server (`time: missing unit`); send a number.
+
+    >>> as_keep_alive("300"), as_keep_alive("5m"), as_keep_alive(-1)
+    (300.0, '5m', -1)
+    """
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return value
+    return value
+
+
+def _first_error(err: ValidationError) -> str:
+    first = err.errors(include_url=False)[0]
+    where = ".".join(str(p) for p in first["loc"]) or "value"
+    return f"{where}: {first['msg']}"
