@@ -84,6 +84,9 @@ class ProbeContext:
             if not quiet_missing:
                 self.notes.append(f"{tool}: not found")
             return None
+        if result.timed_out:
+            self.notes.append(f"{tool}: timed out after {self.timeout:g}s (a hung driver?)")
+            return None
         if result.returncode != 0:
             detail = _first_line(result.stdout) or _first_line(result.stderr) or "no output"
             self.notes.append(f"{tool}: failed (exit {result.returncode}): {detail}")

@@ -30,6 +30,11 @@ def explain(
         reasons.append(
             f"needs Ollama server settings {pairs} (they apply to every model on that server)"
         )
+    if req.disk_skipped:
+        reasons.append(
+            f"skipped {', '.join(req.disk_skipped)}: the download would not fit in the "
+            f"{_g(profile.disk_free_bytes)} free at {profile.models_dir}"
+        )
     if req.parallel > 1:
         reasons.append(
             f"each of the {req.parallel} parallel slots holds a full {cand.num_ctx}-token "
@@ -96,7 +101,7 @@ def _stage_lines(req: _Request, cand: _Candidate, offload: str) -> list[str]:
 def _better_line(req: _Request, cand: _Candidate, offload: str) -> list[str]:
     better = [q for q in req.ladder if quant_tag(q).rank > quant_tag(cand.quant).rank]
     if not better:
-        return [f"{cand.quant} is the best tag considered"]
+        return []
     nxt = better[-1]
     need = _total(req, nxt, cand.num_ctx, cand.settings, offload)
     return [f"{cand.quant} is the best tag that fits; {nxt} would need {_g(need)}"]

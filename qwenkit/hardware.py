@@ -9,9 +9,11 @@ injectable, so tests replay recorded outputs of real tools. The parsing lives in
 
 from __future__ import annotations
 
+import contextlib
 import os
 import platform
 import shutil
+import signal
 import subprocess
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -81,34 +83,58 @@ class CompletedResult:
     returncode: int
     stdout: str
     stderr: str = ""
+    timed_out: bool = False
 
 
-#: `(argv, timeout_seconds) -> result`, or None when the tool is missing or timed out.
+#: `(argv, timeout_seconds) -> result`, or None when the tool is not installed.
 CommandRunner = Callable[[Sequence[str], float], CompletedResult | None]
 #: `path -> text`, or None when the file cannot be read.
 FileReader = Callable[[str], str | None]
 
 COMMAND_TIMEOUT = 3.0  # seconds; a healthy nvidia-smi answers in ~0.1-0.5 s
 SERVER_TIMEOUT = 1.0
+_POSIX = os.name == "posix"
 
 
 def run_command(argv: Sequence[str], timeout: float) -> CompletedResult | None:
-    """The real runner: no shell, a hard timeout, None when the tool is absent or hangs."""
-    if shutil.which(argv[0]) is None:
+    """The real runner: no shell, a hard timeout, None when the tool is not installed.
+
+    The tool runs in its own process group, so a timeout kills it *and* any helper it
+    started; otherwise a grandchild holding the pipe open would keep us waiting.
+    """
+    exe = shutil.which(argv[0])
+    if exe is None:
         return None
     try:
-        done = subprocess.run(
-            list(argv),
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
+        proc = subprocess.Popen(
+            [exe, *argv[1:]],
             stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
             errors="replace",
+            start_new_session=_POSIX,
         )
-    except (subprocess.TimeoutExpired, OSError):
+    except OSError:
         return None
-    return CompletedResult(done.returncode, done.stdout, done.stderr)
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        _kill(proc)
+        return CompletedResult(-9, "", f"timed out after {timeout:g}s", timed_out=True)
+    return CompletedResult(proc.returncode, out, err)
+
+
+def _kill(proc: subprocess.Popen[str]) -> None:
+    """Kill a timed-out tool and its process group; wait briefly, never forever."""
+    with contextlib.suppress(OSError):
+        if _POSIX:
+            os.killpg(proc.pid, signal.SIGKILL)
+        else:
+            proc.kill()
+    # A process stuck in the kernel (a wedged driver) may outlive SIGKILL: give up on it.
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.communicate(timeout=1.0)
 
 
 def read_text(path: str) -> str | None:

@@ -4,7 +4,8 @@
 follows `hardware-fit.md` §6.4 and the order the issue asks for:
 
 1. the best tag from q8_0 down to q4_K_M that fits the target context with default server
-   settings (flash attention off, f16 KV cache — what every Ollama version does unasked);
+   settings (flash attention off, f16 KV cache — what every Ollama version does unasked;
+   above the native 32768 tokens flash attention is part of the default, see `_settings`);
 2. if none does: the same walk with flash attention + a q8_0 KV cache (server settings
    `OLLAMA_FLASH_ATTENTION=1`, `OLLAMA_KV_CACHE_TYPE=q8_0`);
 3. then shorter contexts, halving down to 4096;
@@ -57,6 +58,7 @@ class Settings:
 
 
 BASELINE = Settings()
+LONG_BASELINE = Settings(flash_attention=True)
 
 
 @dataclass(frozen=True)
@@ -127,6 +129,7 @@ class _Request:
     forced: bool
     devices: tuple[Device, ...]
     cpu_budget: int | None
+    disk_skipped: tuple[str, ...] = ()  # better tags the free disk space cannot hold
 
 
 def plan(
@@ -148,7 +151,8 @@ def plan(
         profile, target_ctx, quant, parallel, allow_flash_attention, allow_kv_quant, allow_fp16
     )
     ladder = _disk_ladder(profile, req)
-    req = replace(req, ladder=ladder)
+    skipped = tuple(q for q in req.ladder if q not in ladder)
+    req = replace(req, ladder=ladder, disk_skipped=skipped)
     for cand in _search(req):
         offload = _offload(req, cand)
         if offload is not None:
@@ -288,33 +292,45 @@ def _search(req: _Request) -> Iterator[_Candidate]:
     top = [q for q in req.ladder if _rank(q) >= floor]
     low = [q for q in req.ladder if _rank(q) < floor]
     shorter = _halvings(req.target_ctx)
-    both = [BASELINE] + ([req.accel] if req.accel and req.accel != BASELINE else [])
-    stages: list[tuple[str, list[str], list[int], list[Settings]]] = [
-        ("target", top, [req.target_ctx], [BASELINE]),
-        ("accelerated", top, [req.target_ctx], both[1:]),
-        ("shorter", top, shorter, both),
-    ]
-    for stage, quants, contexts, settings_list in stages:
-        for num_ctx in contexts:
-            for settings in settings_list:
-                for quant in quants:
-                    yield _Candidate(quant, num_ctx, settings, stage)
+    for quant in top:
+        yield _Candidate(quant, req.target_ctx, _settings(req, req.target_ctx)[0], "target")
+    for settings in _settings(req, req.target_ctx)[1:]:
+        for quant in top:
+            yield _Candidate(quant, req.target_ctx, settings, "accelerated")
+    for num_ctx in shorter:
+        for settings in _settings(req, num_ctx):
+            for quant in top:
+                yield _Candidate(quant, num_ctx, settings, "shorter")
     for quant in low:  # below q4_K_M: the least-bad tag first, at the longest context
         for num_ctx in [req.target_ctx, *shorter]:
-            for settings in both:
+            for settings in _settings(req, num_ctx):
                 yield _Candidate(quant, num_ctx, settings, "lower")
     if req.devices:
-        yield from _partial_candidates(req, top + low, both)
+        yield from _partial_candidates(req, top + low)
 
 
-def _partial_candidates(
-    req: _Request, ladder: list[str], both: list[Settings]
-) -> Iterator[_Candidate]:
+def _settings(req: _Request, num_ctx: int) -> list[Settings]:
+    """Default settings first, then the accelerated ones (if allowed and different).
+
+    Above the native 32768 tokens flash attention is part of the default: without it the
+    f32 attention scores alone take 7.3 GiB at 128K, and a long-context (YaRN) variant is
+    a deliberate setup anyway. Planning it off would trade a whole quantization level for
+    a buffer that does nothing useful.
+    """
+    base = BASELINE
+    if num_ctx > ARCH.context_length and req.accel is not None:
+        base = LONG_BASELINE
+    if req.accel is None or req.accel == base:
+        return [base]
+    return [base, req.accel]
+
+
+def _partial_candidates(req: _Request, ladder: list[str]) -> Iterator[_Candidate]:
     """Partial offload: q4_K_M (or the forced tag) first, at a CPU-friendly context."""
     preferred = [q for q in ladder if _rank(q) <= _rank(FLOOR_QUANT)] or ladder
     start = min(req.target_ctx, PARTIAL_CTX)
     for num_ctx in [start, *_halvings(start)]:
-        for settings in reversed(both):
+        for settings in reversed(_settings(req, num_ctx)):
             for quant in preferred:
                 yield _Candidate(quant, num_ctx, settings, "partial")
 
