@@ -1,0 +1,400 @@
+"""The fake Ollama server behaves as ollama-api.md describes (checked over real HTTP)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from tests.fake_ollama import FakeOllama, Reply
+
+Q4 = "qwen2.5:7b-instruct-q4_K_M"
+Q4_SIZE = 4_683_073_952
+JSON_TYPE = "application/json; charset=utf-8"
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeOllama]:
+    server = FakeOllama(version="0.12.11", trained_ctx=32768)
+    server.add_library()
+    with server:
+        yield server
+
+
+@pytest.fixture
+def client(fake: FakeOllama) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=fake.url, timeout=5) as http:
+        yield http
+
+
+def lines(response: httpx.Response) -> list[dict]:
+    return [json.loads(line) for line in response.text.splitlines() if line]
+
+
+def create(client: httpx.Client, **body) -> httpx.Response:
+    return client.post("/api/create", json=body)
+
+
+# -- root, version, tags -----------------------------------------------------------------
+
+
+def test_root_answers_text_for_get_and_head(client: httpx.Client) -> None:
+    got = client.get("/")
+    assert (got.status_code, got.text) == (200, "Ollama is running")
+    assert got.headers["content-type"] == "text/plain; charset=utf-8"
+    head = client.head("/")
+    assert head.status_code == 200 and head.content == b""
+
+
+def test_version_reports_configured_version() -> None:
+    with FakeOllama(version="0.9.2") as fake:
+        got = httpx.get(fake.url + "/api/version")
+    assert got.json() == {"version": "0.9.2"}
+    assert got.headers["content-type"] == JSON_TYPE
+
+
+def test_tags_lists_local_models_with_details(fake: FakeOllama, client: httpx.Client) -> None:
+    assert client.get("/api/tags").json() == {"models": []}
+    fake.add_local_model(Q4)
+    (entry,) = client.get("/api/tags").json()["models"]
+    assert entry["name"] == entry["model"] == Q4
+    assert entry["size"] > Q4_SIZE  # model layer plus template and license layers
+    assert len(entry["digest"]) == 64
+    assert entry["details"] == {
+        "parent_model": "",
+        "format": "gguf",
+        "family": "qwen2",
+        "families": ["qwen2"],
+        "parameter_size": "7.6B",
+        "quantization_level": "Q4_K_M",
+    }
+
+
+def test_unknown_route_is_a_plain_404(client: httpx.Client) -> None:
+    got = client.get("/api/nothing")
+    assert (got.status_code, got.text) == (404, "404 page not found")
+
+
+# -- pull --------------------------------------------------------------------------------
+
+
+def test_pull_streams_progress_per_layer(fake: FakeOllama, client: httpx.Client) -> None:
+    got = client.post("/api/pull", json={"model": Q4})
+    assert got.headers["content-type"] == "application/x-ndjson"
+    events = lines(got)
+    statuses = [e["status"] for e in events]
+    assert statuses[0] == "pulling manifest"
+    assert statuses[-3:] == ["verifying sha256 digest", "writing manifest", "success"]
+    model_lines = [e for e in events if e.get("total") == Q4_SIZE]
+    digest = model_lines[0]["digest"]
+    assert model_lines[0]["status"] == f"pulling {digest[7:19]}"
+    assert "completed" not in model_lines[0]  # omitempty while 0
+    completed = [e["completed"] for e in model_lines[1:]]
+    assert completed == sorted(completed) and completed[-1] == Q4_SIZE
+    assert Q4 in fake.models
+
+
+def test_pull_of_present_layers_sends_one_complete_line_each(
+    fake: FakeOllama, client: httpx.Client
+) -> None:
+    client.post("/api/pull", json={"model": Q4})
+    again = lines(client.post("/api/pull", json={"model": "qwen2.5:7b-instruct"}))
+    layer_lines = [e for e in again if "digest" in e]
+    assert layer_lines and all(e["completed"] == e["total"] for e in layer_lines)
+    assert len({e["digest"] for e in layer_lines}) == len(layer_lines)
+
+
+def test_pull_unknown_tag_errors_after_200(client: httpx.Client) -> None:
+    got = client.post("/api/pull", json={"model": "qwen2.5:7b-instruct-q9_X"})
+    assert got.status_code == 200
+    assert lines(got) == [
+        {"status": "pulling manifest"},
+        {"error": "pull model manifest: file does not exist"},
+    ]
+
+
+def test_pull_bad_name_is_400(client: httpx.Client) -> None:
+    got = client.post("/api/pull", json={"model": "bad name!"})
+    assert (got.status_code, got.json()) == (400, {"error": "invalid model name"})
+
+
+def test_pull_without_stream_returns_last_status_or_500(client: httpx.Client) -> None:
+    ok = client.post("/api/pull", json={"model": Q4, "stream": False})
+    assert (ok.status_code, ok.json()) == (200, {"status": "success"})
+    assert ok.headers["content-type"] == JSON_TYPE
+    missing = client.post("/api/pull", json={"model": "nope:1b", "stream": False})
+    assert missing.status_code == 500
+    assert missing.json() == {"error": "pull model manifest: file does not exist"}
+
+
+# -- create ------------------------------------------------------------------------------
+
+
+def test_create_requires_from_or_files_even_with_legacy_modelfile(client: httpx.Client) -> None:
+    got = create(client, model="mine", modelfile="FROM qwen2.5:7b-instruct")
+    assert (got.status_code, got.json()) == (
+        400,
+        {"error": "neither 'from' or 'files' was specified"},
+    )
+
+
+def test_create_from_local_model_streams_layers(fake: FakeOllama, client: httpx.Client) -> None:
+    fake.add_local_model(Q4)
+    got = create(client, model="qk-chat", **{"from": Q4}, system="Be brief.")
+    statuses = [e["status"] for e in lines(got)]
+    assert any(s.startswith("using existing layer sha256:") for s in statuses)
+    assert any(s.startswith("creating new layer sha256:") for s in statuses)
+    assert statuses[-2:] == ["writing manifest", "success"]
+    assert fake.models["qk-chat"].system == "Be brief."
+    assert fake.models["qk-chat:latest"].parent == Q4
+
+
+def test_create_merges_parameters_and_keeps_parent_text(
+    fake: FakeOllama, client: httpx.Client
+) -> None:
+    fake.add_local_model(Q4, system="base system", parameters={"stop": ["a", "b"], "top_k": 20})
+    body = {"from": Q4, "parameters": {"stop": ["<|im_end|>"], "num_ctx": 8192}}
+    create(client, model="child", **body, system="", template="", license="MIT")
+    child = fake.models["child"]
+    assert child.parameters == {"stop": ["<|im_end|>"], "top_k": 20, "num_ctx": 8192}
+    assert child.system == "base system"
+    assert child.template == fake.models[Q4].template
+    assert child.license == [*fake.models[Q4].license, "MIT"]
+
+
+def test_create_messages_replace_the_parents(fake: FakeOllama, client: httpx.Client) -> None:
+    fake.add_local_model(Q4, messages=[{"role": "user", "content": "old"}])
+    new = [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]
+    create(client, model="child", **{"from": Q4}, messages=new)
+    assert fake.models["child"].messages == new
+    create(client, model="grandchild", **{"from": "child"})
+    assert fake.models["grandchild"].messages == new
+
+
+def test_create_from_registry_model_pulls_implicitly(
+    fake: FakeOllama, client: httpx.Client
+) -> None:
+    statuses = [e.get("status") for e in lines(create(client, model="x", **{"from": Q4}))]
+    assert statuses[0] == "pulling manifest" and statuses[-1] == "success"
+    assert Q4 in fake.models and "x" in fake.models
+
+
+def test_create_from_unknown_model_fails_in_stream(client: httpx.Client) -> None:
+    events = lines(create(client, model="x", **{"from": "nowhere:1b"}))
+    assert events[-1] == {"error": "pull model manifest: file does not exist"}
+    quiet = create(client, model="x", **{"from": "nowhere:1b"}, stream=False)
+    assert quiet.status_code == 500
+
+
+def test_create_without_stream_returns_success(fake: FakeOllama, client: httpx.Client) -> None:
+    fake.add_local_model(Q4)
+    got = create(client, model="x", **{"from": Q4}, stream=False)
+    assert (got.status_code, got.json()) == (200, {"status": "success"})
+
+
+def test_create_rejects_bad_template(fake: FakeOllama, client: httpx.Client) -> None:
+    fake.add_local_model(Q4)
+    got = create(client, model="x", **{"from": Q4}, template="{{ if .System }}")
+    assert got.status_code == 400
+    assert got.json()["error"].startswith("template error: template: ")
+
+
+# -- show --------------------------------------------------------------------------------
+
+
+def test_show_reports_modelfile_parameters_and_info(fake: FakeOllama, client: httpx.Client) -> None:
+    fake.add_local_model(Q4)
+    params = {"num_ctx": 16384, "temperature": 0.7, "stop": ["<|im_end|>", "<|im_start|>"]}
+    create(client, model="qk", **{"from": Q4}, parameters=params, system="Short answers.")
+    shown = client.post("/api/show", json={"model": "qk"}).json()
+    text = shown["modelfile"]
+    assert text.startswith('# Modelfile generated by "ollama show"\n')
+    assert "\nFROM /usr/share/ollama/.ollama/models/blobs/sha256-" in text
+    assert "\nPARAMETER num_ctx 16384\n" in text
+    assert "\nPARAMETER stop <|im_end|>\nPARAMETER stop <|im_start|>\n" in text
+    assert "\nSYSTEM Short answers.\n" in text and '\nTEMPLATE """' in text
+    assert shown["parameters"].splitlines() == [
+        "num_ctx                        16384",
+        "temperature                    0.7",
+        'stop                           "<|im_end|>"',
+        'stop                           "<|im_start|>"',
+    ]
+    assert shown["system"] == "Short answers."
+    assert ".Tools" in shown["template"] and "<tool_call>" in shown["template"]
+    assert shown["capabilities"] == ["completion", "tools"]
+    info = shown["model_info"]
+    assert info["general.architecture"] == "qwen2"
+    assert info["qwen2.context_length"] == 32768
+    assert info["qwen2.attention.head_count_kv"] == 4
+    assert info["general.parameter_count"] == 7_615_616_512
+
+
+def test_show_errors(client: httpx.Client) -> None:
+    missing = client.post("/api/show", json={"model": "ghost"})
+    assert (missing.status_code, missing.json()) == (404, {"error": "model 'ghost' not found"})
+    empty = client.post("/api/show", json={})
+    assert (empty.status_code, empty.json()) == (400, {"error": "model is required"})
+    nobody = client.post("/api/show")
+    assert (nobody.status_code, nobody.json()) == (400, {"error": "missing request body"})
+
+
+def test_json_escapes_html_like_go(fake: FakeOllama, client: httpx.Client) -> None:
+    fake.add_local_model(Q4, parameters={"stop": ["<|im_end|>"]})
+    raw = client.post("/api/show", json={"model": Q4}).text
+    assert "\\u003c|im_end|\\u003e" in raw and "<|im_end|>" not in raw
+
+
+# -- chat, generate, ps ------------------------------------------------------------------
+
+
+def chat(client: httpx.Client, model: str = Q4, **body) -> httpx.Response:
+    body.setdefault("messages", [{"role": "user", "content": "hello"}])
+    return client.post("/api/chat", json={"model": model, **body})
+
+
+def test_chat_streams_chunks_then_final_metrics(fake: FakeOllama, client: httpx.Client) -> None:
+    fake.add_local_model(Q4)
+    fake.chat_script.append("Hi there, friend")
+    got = chat(client)
+    assert got.headers["content-type"] == "application/x-ndjson"
+    events = lines(got)
+    assert "".join(e["message"]["content"] for e in events) == "Hi there, friend"
+    assert all(e["done"] is False for e in events[:-1])
+    final = events[-1]
+    assert final["done"] is True and final["done_reason"] == "stop"
+    assert final["eval_count"] == 3 and final["total_duration"] > 0
+
+
+def test_chat_without_stream_is_one_object(fake: FakeOllama, client: httpx.Client) -> None:
+    fake.add_local_model(Q4)
+    fake.chat_script.append("one two")
+    got = chat(client, stream=False)
+    assert got.headers["content-type"] == JSON_TYPE
+    body = got.json()
+    assert body["message"] == {"role": "assistant", "content": "one two"}
+    assert body["done"] is True and body["eval_count"] == 2
+
+
+def test_chat_errors_before_streaming(fake: FakeOllama, client: httpx.Client) -> None:
+    fake.add_local_model(Q4)
+    assert chat(client, model="").json() == {"error": "model is required"}
+    missing = chat(client, model="ghost:1b")
+    assert (missing.status_code, missing.json()) == (404, {"error": "model 'ghost:1b' not found"})
+    thinking = chat(client, think=True)
+    assert (thinking.status_code, thinking.json()) == (
+        400,
+        {"error": f'"{Q4}" does not support thinking'},
+    )
+    assert chat(client, think=False).status_code == 200
+    bad_format = chat(client, format="xml")
+    assert bad_format.status_code == 500
+    assert bad_format.json()["error"].startswith("invalid format: ")
+
+
+def test_chat_tools_need_a_tools_template(fake: FakeOllama, client: httpx.Client) -> None:
+    fake.add_local_model("plain", template="{{ .Prompt }}")
+    tools = [{"type": "function", "function": {"name": "f", "parameters": {}}}]
+    got = chat(client, model="plain", tools=tools)
+    assert (got.status_code, got.json()) == (
+        400,
+        {"error": "registry.ollama.ai/library/plain:latest does not support tools"},
+    )
+
+
+def test_chat_loads_with_clamped_context(fake: FakeOllama, client: httpx.Client) -> None:
+    fake.add_local_model(Q4)
+    chat(client, options={"num_ctx": 65536})
+    (loaded,) = client.get("/api/ps").json()["models"]
+    assert loaded["context_length"] == 32768
+    assert loaded["name"] == Q4 and loaded["size"] == loaded["size_vram"]
+    assert set(loaded) >= {"digest", "details", "expires_at"}
+
+
+def test_context_comes_from_request_then_model_then_default(
+    fake: FakeOllama, client: httpx.Client
+) -> None:
+    fake.add_local_model(Q4)
+    fake.add_local_model("tuned", parameters={"num_ctx": 8192})
+    chat(client)
+    chat(client, model="tuned")
+    chat(client, model="tuned", options={"num_ctx": 2048})
+    assert fake.loads == [(Q4, 4096), ("tuned:latest", 8192), ("tuned:latest", 2048)]
+
+
+def test_old_servers_do_not_clamp() -> None:
+    with FakeOllama(version="0.9.2") as fake:
+        fake.add_local_model(Q4)
+        httpx.post(
+            fake.url + "/api/chat",
+            json={"model": Q4, "messages": [], "options": {"num_ctx": 65536}},
+        )
+        assert fake.loaded[0].context_length == 65536
+
+
+def test_empty_messages_only_load(fake: FakeOllama, client: httpx.Client) -> None:
+    fake.add_local_model(Q4)
+    (event,) = lines(chat(client, messages=[]))
+    assert event["done"] is True and event["done_reason"] == "load"
+    assert "eval_count" not in event
+    assert [m.model.name for m in fake.loaded] == [Q4]
+
+
+def test_partial_offload_when_vram_is_short() -> None:
+    with FakeOllama(vram_bytes=6 << 30) as fake:
+        fake.add_local_model(Q4)
+        httpx.post(
+            fake.url + "/api/chat",
+            json={"model": Q4, "messages": [], "options": {"num_ctx": 32768}},
+        )
+        (loaded,) = httpx.get(fake.url + "/api/ps").json()["models"]
+    assert 0 < loaded["size_vram"] < loaded["size"]
+
+
+def test_generate_uses_response_field(fake: FakeOllama, client: httpx.Client) -> None:
+    fake.add_local_model(Q4)
+    fake.chat_script.append("a b c")
+    body = client.post("/api/generate", json={"model": Q4, "prompt": "x", "stream": False}).json()
+    assert body["response"] == "a b c" and body["done"] is True
+    assert isinstance(body["context"], list) and body["context"]
+
+
+def test_scripted_tool_call_is_its_own_chunk(fake: FakeOllama, client: httpx.Client) -> None:
+    fake.add_local_model(Q4)
+    fake.chat_script.append(
+        Reply(text="Let me check.", tool_calls=[{"name": "weather", "arguments": {"city": "Oslo"}}])
+    )
+    tools = [{"type": "function", "function": {"name": "weather", "parameters": {}}}]
+    events = lines(chat(client, tools=tools))
+    calls = [e for e in events if e["message"].get("tool_calls")]
+    (chunk,) = calls
+    assert chunk["message"]["content"] == "" and chunk["done"] is False
+    (call,) = chunk["message"]["tool_calls"]
+    assert call["function"] == {"index": 0, "name": "weather", "arguments": {"city": "Oslo"}}
+    assert call["id"].startswith("call_") and len(call["id"]) == 13
+    text = "".join(e["message"]["content"] for e in events)
+    assert text == "Let me check."
+
+
+def test_json_format_default_answer_is_valid_json(fake: FakeOllama, client: httpx.Client) -> None:
+    fake.add_local_model(Q4)
+    schema = {
+        "type": "object",
+        "properties": {"name": {"type": "string"}, "age": {"type": "integer"}},
+        "required": ["name", "age"],
+    }
+    content = chat(client, format=schema, stream=False).json()["message"]["content"]
+    value = json.loads(content)
+    assert isinstance(value["name"], str) and isinstance(value["age"], int)
+    plain = chat(client, format="json", stream=False).json()["message"]["content"]
+    assert isinstance(json.loads(plain), dict)
+
+
+def test_requests_are_recorded(fake: FakeOllama, client: httpx.Client) -> None:
+    fake.add_local_model(Q4)
+    chat(client, options={"num_ctx": 8192})
+    (recorded,) = fake.requests_to("/api/chat")
+    assert recorded.method == "POST"
+    assert recorded.json["options"] == {"num_ctx": 8192}
+    assert recorded.headers["content-type"] == "application/json"
