@@ -14,7 +14,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from .errors import (
     OllamaTimeoutError,
@@ -24,16 +24,13 @@ from .errors import (
     SetupError,
 )
 
+if TYPE_CHECKING:
+    from .client import Client
+
 #: headroom kept free beyond the download itself (manifest, logs, filesystem slack)
 DISK_HEADROOM = 512 << 20
 
 RATE_WINDOW_SECONDS = 10.0
-
-
-class PullAPI(Protocol):
-    """What pulling needs from a client (`qwenkit.Client` provides it)."""
-
-    def pull(self, model: str, *, stream: bool = ...) -> Iterable[Any]: ...
 
 
 @dataclass(frozen=True)
@@ -179,7 +176,7 @@ _RETRYABLE = (OllamaUnavailableError, OllamaTimeoutError, ProtocolError)
 
 
 def pull_model(
-    client: PullAPI,
+    client: Client,
     model: str,
     *,
     policy: RetryPolicy | None = None,
@@ -210,14 +207,12 @@ def pull_model(
         return
 
 
-def _one_attempt(client: PullAPI, model: str, tracker: PullTracker) -> Iterator[PullEvent]:
+def _one_attempt(client: Client, model: str, tracker: PullTracker) -> Iterator[PullEvent]:
     last_status = ""
     for line in client.pull(model, stream=True):
-        status = str(getattr(line, "status", "") or "")
-        digest = getattr(line, "digest", None)
-        total = getattr(line, "total", None)
+        status, digest, total = line.status or "", line.digest, line.total
         if digest and total:
-            tracker.feed(str(digest), int(total), int(getattr(line, "completed", None) or 0))
+            tracker.feed(digest, total, line.completed or 0)
             yield PullProgress(
                 model, tracker.completed, tracker.total, tracker.rate(), tracker.eta()
             )

@@ -13,9 +13,12 @@ import json
 import math
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any, ClassVar, Literal, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from .errors import ResponseError
+
+if TYPE_CHECKING:
+    from .client import Client
 
 Placement = Literal["gpu", "cpu", "partial"]
 
@@ -32,16 +35,6 @@ PROBE_TOOL: dict[str, Any] = {
         },
     },
 }
-
-
-class VerifyAPI(Protocol):
-    """What verification needs from a client (`qwenkit.Client` provides it)."""
-
-    def show(self, model: str) -> Any: ...
-
-    def ps(self) -> Any: ...
-
-    def chat(self, model: str, messages: Any, **kwargs: Any) -> Any: ...
 
 
 @dataclass(frozen=True)
@@ -131,7 +124,7 @@ def model_differences(shown: Any, model: ExpectedModel) -> list[str]:
     return problems
 
 
-def check_config(client: VerifyAPI, model: ExpectedModel) -> Check:
+def check_config(client: Client, model: ExpectedModel) -> Check:
     """`/api/show` holds the planned num_ctx, system prompt and parameters."""
     try:
         shown = client.show(model.name)
@@ -152,7 +145,7 @@ def check_config(client: VerifyAPI, model: ExpectedModel) -> Check:
 
 
 def check_loaded(
-    client: VerifyAPI,
+    client: Client,
     model: ExpectedModel,
     *,
     placement: Placement = "gpu",
@@ -190,7 +183,7 @@ def check_loaded(
     ]
 
 
-def check_json(client: VerifyAPI, model: str) -> Check:
+def check_json(client: Client, model: str) -> Check:
     """A `format: "json"` request comes back as a JSON object."""
     prompt = 'Return a JSON object {"ok": true, "name": "qwenkit"} and nothing else.'
     try:
@@ -220,7 +213,7 @@ def check_json(client: VerifyAPI, model: str) -> Check:
     )
 
 
-def check_tools(client: VerifyAPI, model: str) -> Check:
+def check_tools(client: Client, model: str) -> Check:
     """A request with one tool comes back as a call to that tool."""
     prompt = "What time is it in Tokyo right now? Use the tool."
     try:
@@ -247,7 +240,7 @@ def check_tools(client: VerifyAPI, model: str) -> Check:
 
 
 def run_checks(
-    client: VerifyAPI,
+    client: Client,
     models: Sequence[ExpectedModel],
     *,
     json_model: str | None = None,

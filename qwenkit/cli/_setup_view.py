@@ -1,0 +1,164 @@
+"""How `qwenkit setup` events look: a human view (tables, bars, check marks) and NDJSON."""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import Any
+
+import click
+
+from ._render import ProgressBar, emit_json, format_bytes
+
+OK, FAIL, SKIP = "✓", "✗", "-"
+
+
+class JsonView:
+    """One JSON object per event; pull progress thinned to one line per percent."""
+
+    def __init__(self) -> None:
+        self._last_percent = -1
+
+    def show(self, event: Any) -> None:
+        if event.kind == "pull_progress":
+            percent = int(100 * event.completed / event.total) if event.total else 0
+            if percent == self._last_percent:
+                return
+            self._last_percent = percent
+        emit_json(event.to_dict())
+
+    def close(self) -> None:
+        """Nothing buffered."""
+
+
+class HumanView:
+    """Readable output on stdout; progress bars on stderr."""
+
+    def __init__(self) -> None:
+        self.bar: ProgressBar | None = None
+        self.started = time.monotonic()
+
+    def show(self, event: Any) -> None:
+        handler = getattr(self, "_" + event.kind, None)
+        if event.kind != "pull_progress":
+            self._end_bar()
+        if handler is not None:
+            handler(event)
+
+    def close(self) -> None:
+        self._end_bar()
+
+    def _end_bar(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+    # -- one method per event kind -----------------------------------------------------
+
+    def _probe(self, event: Any) -> None:
+        p = event.profile
+        gpus = ", ".join(
+            f"{g.get('name')} ({format_bytes(g.get('memory_total_bytes') or 0)})"
+            for g in p.get("gpus") or []
+        )
+        ram = format_bytes(p.get("ram_total_bytes") or 0)
+        click.echo(f"machine: {gpus or 'no GPU'}; RAM {ram}; {p.get('os', '')} {p.get('arch', '')}")
+
+    def _plan(self, event: Any) -> None:
+        for line in plan_table(event.plan):
+            click.echo(line)
+
+    def _server(self, event: Any) -> None:
+        click.echo(f"{OK} Ollama {event.version} at {event.host}")
+
+    def _warning(self, event: Any) -> None:
+        color = "yellow" if event.level == "warning" else None
+        click.secho(f"{event.level}: {event.message}", fg=color, err=True)
+
+    def _cancelled(self, event: Any) -> None:
+        click.echo(f"cancelled: {event.reason}")
+
+    def _pull_skipped(self, event: Any) -> None:
+        click.echo(f"{OK} {event.model} already present; not pulling")
+
+    def _pull_status(self, event: Any) -> None:
+        click.echo(f"  pull: {event.status}", err=True)
+
+    def _pull_progress(self, event: Any) -> None:
+        if self.bar is None:
+            self.bar = ProgressBar(f"pull {event.model}", event.total, stream=sys.stderr)
+        self.bar.update(event.completed, event.total)
+
+    def _pull_retry(self, event: Any) -> None:
+        click.secho(
+            f"  pull: {event.reason}; retry {event.attempt}/{event.attempts - 1} "
+            f"in {event.delay:g}s (the download resumes)",
+            fg="yellow",
+            err=True,
+        )
+
+    def _pull_done(self, event: Any) -> None:
+        click.echo(f"{OK} pulled {event.model} ({format_bytes(event.total)})")
+
+    def _modelfile(self, event: Any) -> None:
+        click.echo(f"{OK} {event.path} ({event.result})")
+
+    def _create(self, event: Any) -> None:
+        detail = f": {event.detail}" if event.detail else ""
+        click.echo(f"{OK} {event.model} {event.action}{detail}")
+
+    def _check(self, event: Any) -> None:
+        mark = {"pass": OK, "fail": FAIL, "skip": SKIP}[event.status]
+        color = "red" if event.status == "fail" else None
+        expected = f" (expected {event.expected})" if event.status == "fail" else ""
+        click.secho(f"{mark} {event.name:<8} {event.model}: {event.observed}{expected}", fg=color)
+        if event.hint and event.status == "fail":
+            click.echo(f"    hint: {event.hint}")
+
+    def _summary(self, event: Any) -> None:
+        for line in summary_lines(event, sys.platform):
+            click.echo(line)
+
+
+def plan_table(plan: dict[str, Any]) -> list[str]:
+    """The plan as aligned rows, then its reasons and warnings."""
+    est = plan.get("estimate") or {}
+    total = est.get("total_bytes")
+    rows = [
+        ("model", plan.get("tag")),
+        ("context", f"{plan.get('num_ctx')} tokens"),
+        ("KV cache", plan.get("kv_cache_type")),
+        ("flash attn", "on" if plan.get("flash_attention") else "off"),
+        ("runs on", plan.get("offload")),
+        ("memory", format_bytes(total) if isinstance(total, int) else "?"),
+    ]
+    if plan.get("budget_bytes"):
+        rows.append(("budget", format_bytes(plan["budget_bytes"])))
+    lines = ["plan:"] + [f"  {name:<11} {value}" for name, value in rows]
+    lines += [f"  - {reason}" for reason in plan.get("reasons") or []]
+    lines += [f"  ! {warning}" for warning in plan.get("warnings") or []]
+    return lines
+
+
+def summary_lines(event: Any, platform: str) -> list[str]:
+    """Models, Modelfiles, server settings for this platform, and the Open WebUI step."""
+    lines = [""]
+    if event.dry_run:
+        lines.append("dry run: Modelfiles written, nothing sent to Ollama")
+    else:
+        lines.append("models: " + (", ".join(event.models) or "none"))
+    lines.append("Modelfiles: " + (", ".join(event.modelfiles) or "none"))
+    instructions = (event.server_env or {}).get("instructions") or {}
+    if instructions:
+        key = "darwin" if platform == "darwin" else "windows" if platform == "win32" else "linux"
+        lines.append("server settings the plan needs (set them, then restart Ollama):")
+        lines += [f"  {line}" for line in instructions.get(key, [])]
+        others = [k for k in instructions if k != key]
+        lines.append(f"  (for {' / '.join(others)}: `qwenkit setup --json` lists them too)")
+    lines.append("Open WebUI:")
+    lines += [f"  {line}" for line in event.webui]
+    failed = [c for c in event.checks if c.get("status") == "fail"]
+    passed = [c for c in event.checks if c.get("status") == "pass"]
+    if event.checks:
+        lines.append(f"checks: {len(passed)} passed, {len(failed)} failed")
+    return lines

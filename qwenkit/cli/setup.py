@@ -1,0 +1,110 @@
+"""`qwenkit setup`: parse flags, run `qwenkit.setup.run_setup`, render its events."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from ..errors import VerificationError
+from ._render import emit_json, json_option
+from ._setup_view import HumanView, JsonView
+
+if TYPE_CHECKING:
+    from ..planner import Plan
+
+EXIT_CANCELLED = 1
+EXIT_INTERRUPTED = 130
+
+
+@click.command()
+@click.option("--dry-run", is_flag=True, help="Probe, plan and write Modelfiles; no server.")
+@click.option("--yes", "-y", is_flag=True, help="Do not ask to confirm the plan.")
+@click.option("--host", help="Ollama URL (default: OLLAMA_HOST, then 127.0.0.1:11434).")
+@click.option("--quant", help="Force a quantization, e.g. q4_K_M.")
+@click.option("--ctx", type=click.IntRange(min=512), help="Target context length (num_ctx).")
+@click.option(
+    "--variants",
+    default="chat,json,agent",
+    show_default=True,
+    help="Comma-separated variants: chat, json, agent, long.",
+)
+@click.option("--prefix", default="qwenkit", show_default=True, help="Model name prefix.")
+@click.option(
+    "--out",
+    "-o",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("modelfiles"),
+    show_default=True,
+    help="Directory for the Modelfiles.",
+)
+@click.option("--force", is_flag=True, help="Overwrite Modelfiles you edited.")
+@json_option
+def setup(
+    dry_run: bool,
+    yes: bool,
+    host: str | None,
+    quant: str | None,
+    ctx: int | None,
+    variants: str,
+    prefix: str,
+    out: Path,
+    force: bool,
+    as_json: bool,
+) -> None:
+    """Probe, plan, pull, create and verify the Qwen variants."""
+    from ..setup import SetupOptions, Summary, run_setup
+
+    if not (dry_run or yes) and (as_json or not sys.stdin.isatty()):
+        raise click.UsageError(
+            "setup changes the Ollama server and cannot ask for confirmation here "
+            "(--json or no terminal); pass --yes to proceed, or --dry-run to only plan"
+        )
+    options = SetupOptions(
+        host=host,
+        quant=quant,
+        ctx=ctx,
+        variants=tuple(v.strip() for v in variants.split(",") if v.strip()),
+        prefix=prefix,
+        out=out,
+        force=force,
+        dry_run=dry_run,
+    )
+    view: Any = JsonView() if as_json else HumanView()
+    confirm = None if (yes or dry_run) else _ask
+    summary = None
+    try:
+        for event in run_setup(options, confirm=confirm):
+            view.show(event)
+            if isinstance(event, Summary):
+                summary = event
+            if event.kind == "cancelled":
+                raise click.exceptions.Exit(EXIT_CANCELLED)
+    except KeyboardInterrupt:
+        _interrupted(as_json, view)
+    finally:
+        view.close()
+    if summary is not None and summary.failed:
+        names = ", ".join(f"{c['name']} ({c['model']})" for c in summary.failed)
+        raise VerificationError(
+            f"verification failed: {names}",
+            hint="see the failed checks above; each names what it observed and what to change",
+        )
+
+
+def _ask(plan: Plan) -> bool:
+    return click.confirm("Proceed with this plan?", default=True)
+
+
+def _interrupted(as_json: bool, view: Any) -> None:
+    view.close()
+    message = (
+        "interrupted: nothing is half-created (a create is atomic, a pull resumes); "
+        "rerun the same command to continue"
+    )
+    if as_json:
+        emit_json({"event": "interrupted", "message": message})
+    click.echo(message, err=True)
+    raise click.exceptions.Exit(EXIT_INTERRUPTED)

@@ -1,0 +1,109 @@
+"""`qwenkit status` (alias `doctor`): render `qwenkit.status.StatusReport`.
+
+Exit code: 0 all good, 1 a problem was found, 3 the server is unreachable.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from ._render import emit_json, format_bytes, json_option
+
+EXIT_PROBLEMS = 1
+EXIT_UNREACHABLE = 3
+
+
+@click.command()
+@click.option("--host", help="Ollama URL (default: OLLAMA_HOST, then 127.0.0.1:11434).")
+@click.option("--prefix", default="qwenkit", show_default=True, help="Model name prefix.")
+@click.option(
+    "--out",
+    "-o",
+    "modelfiles_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("modelfiles"),
+    show_default=True,
+    help="Where setup wrote the Modelfiles (to compare with the server).",
+)
+@click.option("--webui", "webui_url", help="Also check an Open WebUI at this URL.")
+@json_option
+def status(
+    host: str | None, prefix: str, modelfiles_dir: Path, webui_url: str | None, as_json: bool
+) -> None:
+    """Check the server, the variants and common pitfalls."""
+    from ..status import connect_and_gather
+
+    report = connect_and_gather(host, prefix=prefix, modelfiles_dir=modelfiles_dir)
+    if webui_url:
+        report.webui = _webui(webui_url, host, prefix)
+    if as_json:
+        emit_json(report.to_dict())
+    else:
+        for line in render(report):
+            click.echo(line)
+    if not report.reachable:
+        raise click.exceptions.Exit(EXIT_UNREACHABLE)
+    if not report.ok:
+        raise click.exceptions.Exit(EXIT_PROBLEMS)
+
+
+def _webui(url: str, host: str | None, prefix: str) -> dict[str, Any]:
+    from ..errors import QwenkitError
+    from ..webui import check_webui
+
+    try:
+        return check_webui(url, host=host, prefix=prefix).to_dict()
+    except QwenkitError as err:
+        return {"url": url, "ok": False, "error": str(err), "hint": err.hint, "checks": []}
+
+
+def render(report: Any) -> list[str]:
+    """The report as lines: server, variants, loaded models, pitfalls, Open WebUI."""
+    if not report.reachable:
+        return [f"✗ Ollama at {report.host}: {report.error}", *_pitfall_lines(report)]
+    lines = [f"✓ Ollama {report.version} at {report.host}", "variants:"]
+    for v in report.variants:
+        match = {True: "matches its Modelfile", False: "DIFFERS from its Modelfile"}.get(
+            v.matches, "no local Modelfile to compare"
+        )
+        lines.append(f"  {v.name:<20} num_ctx {v.num_ctx or 'unset'}; {match}")
+    if not report.variants:
+        lines.append("  none")
+    lines.append("loaded:")
+    for m in report.loaded:
+        ctx = m.context_length if m.context_length is not None else "?"
+        lines.append(
+            f"  {m.name:<20} context {ctx}; {format_bytes(m.size)}, {m.vram_share:.0%} in VRAM"
+        )
+    if not report.loaded:
+        lines.append("  nothing")
+    lines += _pitfall_lines(report)
+    if report.webui is not None:
+        lines += _webui_lines(report.webui)
+    return lines
+
+
+def _pitfall_lines(report: Any) -> list[str]:
+    lines = []
+    for p in report.pitfalls:
+        mark = "!" if p.severity == "problem" else "-"
+        lines.append(f"{mark} {p.message}")
+        if p.hint:
+            lines.append(f"    hint: {p.hint}")
+    return lines
+
+
+def _webui_lines(webui: dict[str, Any]) -> list[str]:
+    head = "✓" if webui.get("ok") else "✗"
+    lines = [f"{head} Open WebUI at {webui.get('url')}"]
+    if webui.get("error"):
+        lines.append(f"    {webui['error']}")
+    for check in webui.get("checks") or []:
+        mark = "✓" if check.get("ok") else "✗"
+        lines.append(f"  {mark} {check.get('name', '')}: {check.get('detail', '')}".rstrip())
+        if not check.get("ok") and check.get("fix"):
+            lines.append(f"    fix: {check['fix']}")
+    return lines

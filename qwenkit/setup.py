@@ -1,0 +1,444 @@
+"""`qwenkit setup` as a library: a generator of typed events that never prints.
+
+```python
+from qwenkit.setup import SetupOptions, run_setup
+
+for event in run_setup(SetupOptions(dry_run=True)):
+    print(event.to_dict())
+```
+
+The steps run in the order the user needs them: probe and plan; reach the server (before the
+confirmation, so nobody confirms a plan for a server that is not there); confirm; pull; write
+the Modelfiles; create each variant unless the server already holds it unchanged; verify;
+summarise. Every step is idempotent, so "rerun the same command" is the answer to any
+interruption: Ollama keeps partial downloads, and a create is atomic per model.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from . import pull as _pull
+from ._config import is_local_host, resolve_host
+from ._files import write_text_atomic
+from .catalog import DEFAULT_CTX, quant_tag
+from .errors import ModelNotFoundError, OllamaUnavailableError, QwenkitError
+from .server_env import server_env_guide, version_notes
+from .verify import Check, ExpectedModel, model_differences, run_checks
+
+if TYPE_CHECKING:
+    from .client import Client
+    from .hardware import HardwareProfile
+    from .modelfile import Modelfile
+    from .planner import Plan
+
+DEFAULT_VARIANTS: tuple[str, ...] = ("chat", "json", "agent")  # as `variants.DEFAULT_VARIANTS`
+STAMP_PREFIX = "# qwenkit-digest: "
+
+
+@dataclass(frozen=True)
+class SetupOptions:
+    """Everything `qwenkit setup` can be told; the CLI flags map one to one."""
+
+    host: str | None = None
+    quant: str | None = None
+    ctx: int | None = None
+    variants: tuple[str, ...] = DEFAULT_VARIANTS
+    prefix: str = "qwenkit"
+    out: Path = Path("modelfiles")
+    force: bool = False
+    dry_run: bool = False
+    verify: bool = True
+    pull_policy: _pull.RetryPolicy = field(default_factory=_pull.RetryPolicy)
+    #: seconds without a byte on the pull stream before it counts as stalled
+    stall_timeout: float = 120.0
+
+
+# ---------------------------------------------------------------------------- events
+
+
+@dataclass(frozen=True)
+class Event:
+    """Base of every setup event; `kind` names it in `--json` output."""
+
+    kind: ClassVar[str] = "event"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"event": self.kind, **asdict(self)}
+
+
+@dataclass(frozen=True)
+class Probed(Event):
+    kind: ClassVar[str] = "probe"
+    profile: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Planned(Event):
+    kind: ClassVar[str] = "plan"
+    plan: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ServerReached(Event):
+    kind: ClassVar[str] = "server"
+    host: str
+    version: str
+
+
+@dataclass(frozen=True)
+class Notice(Event):
+    """A warning or a note the user should read; it never stops the flow."""
+
+    kind: ClassVar[str] = "warning"
+    message: str
+    level: str = "warning"
+
+
+@dataclass(frozen=True)
+class Cancelled(Event):
+    kind: ClassVar[str] = "cancelled"
+    reason: str = "plan not confirmed; nothing was changed"
+
+
+@dataclass(frozen=True)
+class ModelfileWritten(Event):
+    kind: ClassVar[str] = "modelfile"
+    model: str
+    path: str
+    result: str  # created / unchanged / replaced
+
+
+@dataclass(frozen=True)
+class ModelCreated(Event):
+    kind: ClassVar[str] = "create"
+    model: str
+    action: str  # created / updated / unchanged
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class Summary(Event):
+    kind: ClassVar[str] = "summary"
+    models: list[str]
+    plan: dict[str, Any]
+    modelfiles: list[str]
+    checks: list[dict[str, Any]]
+    server_env: dict[str, Any]
+    webui: list[str]
+    dry_run: bool = False
+
+    @property
+    def failed(self) -> list[dict[str, Any]]:
+        return [c for c in self.checks if c.get("status") == "fail"]
+
+
+@dataclass(frozen=True)
+class _Variant:
+    """One variant as this run will create it."""
+
+    name: str
+    variant: str
+    modelfile: Modelfile
+    path: Path
+
+
+# ---------------------------------------------------------------------------- the flow
+
+
+def run_setup(
+    options: SetupOptions,
+    *,
+    confirm: Callable[[Plan], bool] | None = None,
+    client: Client | None = None,
+    profile: HardwareProfile | None = None,
+) -> Iterator[Event | _pull.PullEvent | Check]:
+    """Probe, plan, pull, write, create, verify; see the module docstring.
+
+    `confirm` is asked once the plan and the server are known; returning False stops with
+    `Cancelled` before anything changes. `client`/`profile` replace the real ones in tests.
+    """
+    host = resolve_host(options.host)
+    if profile is None:
+        from .hardware import probe
+
+        profile = probe(host=host, query_server=not options.dry_run)
+    yield Probed(profile.to_dict())
+    chosen = _plan(profile, options)
+    yield Planned(chosen.to_dict())
+    yield from _host_notes(host, options)
+    if options.dry_run:
+        variants = _variants(chosen, options)
+        yield from _write_modelfiles(variants, options.force)
+        yield _summary(chosen, variants, [], [], dry_run=True)
+        return
+    owned = client is None
+    api = client if client is not None else _connect(host, options)
+    try:
+        yield from _run_online(api, host, profile, chosen, options, confirm)
+    finally:
+        if owned:
+            api.close()
+
+
+def _run_online(
+    api: Client,
+    host: str,
+    profile: HardwareProfile,
+    chosen: Plan,
+    options: SetupOptions,
+    confirm: Callable[[Plan], bool] | None,
+) -> Iterator[Event | _pull.PullEvent | Check]:
+    version = _server_version(api, host)
+    yield ServerReached(host, version)
+    for note in version_notes(version, chosen.to_dict()):
+        yield Notice(note)
+    if confirm is not None and not confirm(chosen):
+        yield Cancelled()
+        return
+    yield from _pull_base(api, host, profile, chosen, options)
+    variants = _variants(chosen, options)
+    yield from _write_modelfiles(variants, options.force)
+    for variant in variants:
+        yield _create(api, variant, chosen)
+    checks: list[Check] = []
+    if options.verify:
+        for check in _verify(api, variants, chosen, profile):
+            checks.append(check)
+            yield check
+    yield _summary(chosen, variants, [v.name for v in variants], checks)
+
+
+def _plan(profile: HardwareProfile, options: SetupOptions) -> Plan:
+    from .planner import plan
+
+    return plan(profile, target_ctx=options.ctx, quant=options.quant)
+
+
+def _host_notes(host: str, options: SetupOptions) -> Iterator[Notice]:
+    if not is_local_host(host):
+        yield Notice(
+            f"Ollama runs at {host}, but the plan is for this machine's hardware; "
+            "run setup on the server itself (or pass --quant/--ctx) if they differ",
+            level="note",
+        )
+
+
+def _connect(host: str, options: SetupOptions) -> Client:
+    from .client import Client
+
+    return Client(host)
+
+
+def _server_version(api: Client, host: str) -> str:
+    try:
+        return str(api.version())
+    except OllamaUnavailableError as err:
+        err.hint = (
+            "install Ollama from https://ollama.com/download and start it (`ollama serve`, "
+            "or the desktop app), or point --host/OLLAMA_HOST at a running server; "
+            "`qwenkit setup --dry-run` plans and writes the Modelfiles without a server"
+        )
+        raise
+
+
+# ---------------------------------------------------------------------------- pull
+
+
+def _pull_base(
+    api: Client, host: str, profile: HardwareProfile, chosen: Plan, options: SetupOptions
+) -> Iterator[_pull.PullEvent]:
+    names = [m.name or m.model for m in api.list().models]
+    if _pull.model_present(names, chosen.tag):
+        yield _pull.PullSkipped(chosen.tag)
+        return
+    if is_local_host(host):
+        need = quant_tag(chosen.quantization).size_bytes
+        _pull.check_disk_space(profile.disk_free_bytes, need, model=chosen.tag)
+    from .client import Client
+
+    # Its own client: a read timeout here means a stalled download, not a slow model load.
+    with Client(host, timeout=options.stall_timeout) as puller:
+        yield from _pull.pull_model(puller, chosen.tag, policy=options.pull_policy)
+
+
+# ---------------------------------------------------------------------------- Modelfiles
+
+
+def _variants(chosen: Plan, options: SetupOptions) -> list[_Variant]:
+    """The library-tag variants; above 32K they keep 32K (Ollama would clamp them anyway)."""
+    from .variants import VARIANTS, model_name, modelfile_filename
+
+    unknown = [v for v in options.variants if v not in VARIANTS]
+    if unknown:
+        raise QwenkitError(
+            f"unknown variant(s): {', '.join(unknown)}",
+            hint=f"choose from: {', '.join(VARIANTS)}",
+        )
+    out: list[_Variant] = []
+    for key in options.variants:
+        if VARIANTS[key].from_gguf:
+            continue  # the long variant is built by the long-context step
+        name = model_name(key, prefix=options.prefix)
+        modelfile = VARIANTS[key].build(chosen.quantization, min(chosen.num_ctx, DEFAULT_CTX))
+        out.append(_Variant(name, key, modelfile, options.out / modelfile_filename(name)))
+    return out
+
+
+def stamp(text: str) -> str:
+    """Append the digest line that lets a later run tell its own file from a user's edit.
+
+    >>> stamp("FROM x\\n").splitlines()[-1][:18]
+    '# qwenkit-digest: '
+    """
+    body = text if text.endswith("\n") else text + "\n"
+    return f"{body}{STAMP_PREFIX}{_digest(body)}\n"
+
+
+def is_pristine(text: str) -> bool:
+    """Whether `text` is exactly a file qwenkit stamped (no edit since it was written).
+
+    >>> is_pristine(stamp("FROM x\\n")), is_pristine(stamp("FROM x\\n").replace("x", "y"))
+    (True, False)
+    """
+    body, sep, last = text.rstrip("\n").rpartition("\n")
+    if not sep or not last.startswith(STAMP_PREFIX):
+        return False
+    return last[len(STAMP_PREFIX) :].strip() == _digest(body + "\n")
+
+
+def write_modelfile(path: Path, text: str, *, force: bool = False) -> str:
+    """Write a stamped Modelfile; replace an older qwenkit file, keep a user's edit.
+
+    Same text → `unchanged` (a rerun is a no-op). A file qwenkit wrote for another plan is
+    `replaced`. A file whose stamp no longer matches was edited, and needs `force`.
+    """
+    stamped = stamp(text)
+    if path.exists() and not force:
+        current = path.read_text(encoding="utf-8")
+        if current != stamped and not is_pristine(current):
+            raise QwenkitError(
+                f"{path} was edited since qwenkit wrote it; not overwriting your changes",
+                hint="keep your edits with another --out directory, or overwrite with --force",
+            )
+    return write_text_atomic(path, stamped, force=True)
+
+
+def _write_modelfiles(variants: Sequence[_Variant], force: bool) -> Iterator[ModelfileWritten]:
+    for variant in variants:
+        header = (
+            f"{variant.name}: written by `qwenkit setup`; create it by hand with\n"
+            f"ollama create {variant.name} -f {variant.path.name}\n"
+            "Edits are kept: setup will not overwrite an edited file without --force."
+        )
+        text = variant.modelfile.render(header=header)
+        result = write_modelfile(variant.path, text, force=force)
+        yield ModelfileWritten(variant.name, str(variant.path), result)
+
+
+def _digest(body: str) -> str:
+    return hashlib.sha256(body.encode("utf-8")).hexdigest()[:16]
+
+
+# ---------------------------------------------------------------------------- create
+
+
+def expected_model(name: str, modelfile: Modelfile, quantization: str | None) -> ExpectedModel:
+    """What the server must hold for `name` to count as created from `modelfile`."""
+    params = dict(modelfile.parameters)
+    return ExpectedModel(
+        name=name,
+        num_ctx=int(str(params.pop("num_ctx", 0))),
+        system=modelfile.system,
+        parameters=params,
+        template=modelfile.template,
+        quantization=quantization,
+    )
+
+
+def _create(api: Client, variant: _Variant, chosen: Plan) -> ModelCreated:
+    expected = expected_model(variant.name, variant.modelfile, chosen.quantization)
+    try:
+        shown = api.show(variant.name)
+    except ModelNotFoundError:
+        shown = None
+    differences = model_differences(shown, expected) if shown is not None else []
+    if shown is not None and not differences:
+        return ModelCreated(variant.name, "unchanged")
+    body = variant.modelfile.to_create_request(variant.name)
+    for _ in api.create_from_request(body, stream=True):
+        pass
+    if shown is None:
+        return ModelCreated(variant.name, "created")
+    return ModelCreated(variant.name, "updated", "; ".join(differences))
+
+
+# ---------------------------------------------------------------------------- verify
+
+
+def _verify(
+    api: Client, variants: Sequence[_Variant], chosen: Plan, profile: HardwareProfile
+) -> Iterator[Check]:
+    by_key = {v.variant: v.name for v in variants}
+    expected = [expected_model(v.name, v.modelfile, chosen.quantization) for v in variants]
+    yield from run_checks(
+        api,
+        expected,
+        json_model=by_key.get("json"),
+        tools_model=by_key.get("agent"),
+        placement=_placement(chosen),
+        smaller_plan=_describe_smaller(profile, chosen),
+    )
+
+
+def _placement(chosen: Plan) -> Any:
+    return chosen.offload if chosen.offload in ("gpu", "cpu", "partial") else "gpu"
+
+
+def _describe_smaller(profile: HardwareProfile, chosen: Plan) -> str | None:
+    from .planner import smaller_plan
+
+    try:
+        smaller = smaller_plan(profile, chosen)
+    except QwenkitError:
+        return None
+    if smaller is None:
+        return None
+    return (
+        f"{smaller.quantization} at {smaller.num_ctx} tokens "
+        f"(`qwenkit setup --quant {smaller.quantization} --ctx {smaller.num_ctx}`)"
+    )
+
+
+# ---------------------------------------------------------------------------- summary
+
+
+def _summary(
+    chosen: Plan,
+    variants: Sequence[_Variant],
+    models: list[str],
+    checks: Sequence[Check],
+    *,
+    dry_run: bool = False,
+) -> Summary:
+    return Summary(
+        models=models,
+        plan=chosen.to_dict(),
+        modelfiles=[str(v.path) for v in variants],
+        checks=[c.to_dict() for c in checks],
+        server_env=server_env_guide(chosen.server_env).to_dict(),
+        webui=webui_next_steps(),
+        dry_run=dry_run,
+    )
+
+
+def webui_next_steps() -> list[str]:
+    """How to pair Open WebUI with the variants just created."""
+    return [
+        "qwenkit webui compose   # a docker-compose file wired to this Ollama",
+        "qwenkit webui sync      # register the qwenkit variants in a running Open WebUI",
+    ]
