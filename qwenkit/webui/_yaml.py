@@ -1,20 +1,21 @@
 """A tiny block-style YAML writer for the compose file.
 
 pyyaml is not a runtime dependency, and the compose file is plain data (mappings, lists,
-strings, numbers, booleans), so a few lines do. Every string is written double-quoted with
-JSON escapes — valid YAML — so no value can turn into a boolean, a number or a comment by
+strings, numbers, booleans), so a few lines do. Every string is written double-quoted (YAML
+escapes for anything not printable), so no value can turn into a boolean, a number or a comment by
 accident (`"no"`, `"1"`, `"a: b"`).
 """
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 _PLAIN_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
 _INDENT = "  "
+#: words a YAML 1.1 reader (pyyaml, docker compose's) turns into booleans or null
+_RESERVED = frozenset({"y", "n", "yes", "no", "on", "off", "true", "false", "null"})
 
 
 def dump(data: Mapping[str, Any], *, header: str = "") -> str:
@@ -76,7 +77,8 @@ def _is_block(value: Any) -> bool:
 
 
 def _key(key: str) -> str:
-    return key if _PLAIN_KEY.match(key) else json.dumps(key)
+    plain = _PLAIN_KEY.match(key) and key.lower() not in _RESERVED
+    return key if plain else _quote(key)
 
 
 def _scalar(value: Any) -> str:
@@ -84,10 +86,45 @@ def _scalar(value: Any) -> str:
         return "null"
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, (int, float)):
+    if isinstance(value, int):
         return repr(value)
+    if isinstance(value, float):
+        mantissa, e, exponent = repr(value).partition("e")
+        # YAML 1.1 readers need a dot in the mantissa: `1e-05` would be read as a string
+        return mantissa + ("" if "." in mantissa else ".0") + e + exponent
     if isinstance(value, Mapping):
         return "{}"
     if isinstance(value, (list, tuple)):
         return "[]"
-    return json.dumps(str(value))
+    return _quote(str(value))
+
+
+def _quote(text: str) -> str:
+    r"""A YAML double-quoted scalar; `\x`/`\u`/`\U` escapes for non-printable characters.
+
+    >>> print(_quote('a"b\\c\tä\x7f'))
+    "a\"b\\c\tä\x7f"
+    """
+    return '"' + "".join(_ESCAPES.get(ch) or _escape(ch) for ch in text) + '"'
+
+
+_ESCAPES = {'"': '\\"', "\\": "\\\\", "\n": "\\n", "\t": "\\t", "\r": "\\r"}
+
+
+def _escape(ch: str) -> str:
+    code = ord(ch)
+    if _printable(code):
+        return ch
+    if code <= 0xFF:
+        return f"\\x{code:02x}"
+    return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
+
+
+def _printable(code: int) -> bool:
+    """YAML 1.1/1.2's printable set, minus the BOM and what readers take as line breaks."""
+    return (
+        0x20 <= code <= 0x7E
+        or 0xA0 <= code <= 0xD7FF
+        or (0xE000 <= code <= 0xFFFD and code != 0xFEFF)
+        or 0x10000 <= code <= 0x10FFFF
+    ) and code not in (0x2028, 0x2029)

@@ -52,7 +52,6 @@ def webui_environment(spec: ComposeSpec) -> dict[str, str]:
     env = {
         "OLLAMA_BASE_URL": spec.ollama_base_url,
         "DEFAULT_MODELS": spec.default_model,
-        "ENABLE_OPENAI_API": "False",
     }
     if not spec.persistent_config:
         env["ENABLE_PERSISTENT_CONFIG"] = "False"
@@ -145,13 +144,22 @@ def docker_run_commands(spec: ComposeSpec) -> list[str]:
         ollama += ["-p", "127.0.0.1:11434:11434", "-v", "ollama:/root/.ollama"]
         for name, value in spec.ollama_env.items():
             ollama += ["-e", f"{name}={value}"]
-        commands.append([*ollama, "--name", "ollama", "--restart", "always", spec.ollama_image])
+        commands.append(
+            [*ollama, "--name", "ollama", "--restart", "unless-stopped", spec.ollama_image]
+        )
         webui += ["--network", "qwenkit"]
     else:
         webui.append(f"--add-host={HOST_GATEWAY}")
     for name, value in env.items():
         webui += ["-e", f"{name}={value}"]
-    webui += ["-v", f"open-webui:{WEBUI_DATA}", "--name", "open-webui", "--restart", "always"]
+    webui += [
+        "-v",
+        f"open-webui:{WEBUI_DATA}",
+        "--name",
+        "open-webui",
+        "--restart",
+        "unless-stopped",
+    ]
     commands.append([*webui, spec.image])
     return [shlex.join(command) for command in commands]
 
@@ -161,11 +169,7 @@ def native_commands(spec: ComposeSpec, *, ollama_url: str = "http://127.0.0.1:11
 
     No container means no bridge: loopback works, and Ollama can stay on 127.0.0.1.
     """
-    env = {
-        "OLLAMA_BASE_URL": ollama_url,
-        "DEFAULT_MODELS": spec.default_model,
-        "ENABLE_OPENAI_API": "False",
-    }
+    env = {"OLLAMA_BASE_URL": ollama_url, "DEFAULT_MODELS": spec.default_model}
     if not spec.persistent_config:
         env["ENABLE_PERSISTENT_CONFIG"] = "False"
     assignments = " ".join(f"{name}={shlex.quote(value)}" for name, value in env.items())

@@ -93,7 +93,8 @@ def build_spec(
     info = VARIANTS[variant]
     fallback_ctx = ctx or default_ctx(variant)
     modelfile = info.build(DEFAULT_QUANT, fallback_ctx)
-    num_ctx = int(modelfile.parameters.get("num_ctx", fallback_ctx))
+    baked = modelfile.parameters.get("num_ctx", fallback_ctx)
+    num_ctx = baked if isinstance(baked, int) else fallback_ctx
     system = modelfile.system
     model_id = full_name(model_name(variant, prefix))
     notes = warnings if warnings is not None else []
@@ -111,7 +112,7 @@ def build_spec(
         )
     if ollama is not None and ollama.system:
         system = ollama.system
-    name = f"{info.title} ({num_ctx // 1024}K)"
+    name = f"{prefix} {info.title} ({num_ctx // 1024}K)"
     return PresetSpec(variant, model_id, name, info.description, system, num_ctx)
 
 

@@ -1,0 +1,236 @@
+"""`qwenkit webui compose|sync|check`: run Open WebUI, sync presets, check the wiring.
+
+Tokens and passwords go from the options straight into request headers/bodies; nothing here
+prints them, and `--password` is prompted (hidden) when `--email` is given without it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from ._render import emit_json, json_option
+
+OPT_URL = click.option(
+    "--url", required=True, help="Open WebUI's address, e.g. http://localhost:3000"
+)
+OPT_PREFIX = click.option(
+    "--prefix", default="qwenkit", show_default=True, help="Model name prefix."
+)
+OPT_HOST = click.option("--host", default=None, help="Ollama for qwenkit (default OLLAMA_HOST).")
+
+
+def _auth_options(func: click.decorators.FC) -> click.decorators.FC:
+    """--token / --email / --password, shared by sync and check."""
+    func = click.option(
+        "--password", default=None, help="Password for --email (prompted if omitted)."
+    )(func)
+    func = click.option("--email", default=None, help="Sign in as this Open WebUI user.")(func)
+    func = click.option(
+        "--token",
+        default=None,
+        help="API key (sk-...) or JWT; default OPEN_WEBUI_TOKEN. Never printed.",
+    )(func)
+    return func
+
+
+def _password(email: str | None, password: str | None) -> str | None:
+    if email and password is None:
+        return str(click.prompt(f"Open WebUI password for {email}", hide_input=True))
+    return password
+
+
+@click.group()
+def webui() -> None:
+    """Pair Open WebUI with the qwenkit variants."""
+
+
+@webui.command()
+@click.option("-o", "--out", type=click.Path(dir_okay=False, path_type=Path), default=None)
+@click.option("--port", type=click.IntRange(1, 65535), default=3000, show_default=True)
+@click.option("--with-ollama", is_flag=True, help="Run Ollama in compose too (NVIDIA GPUs).")
+@click.option("--no-persistent-config", is_flag=True, help="Set ENABLE_PERSISTENT_CONFIG=False.")
+@click.option("--force", is_flag=True, help="Overwrite a different existing file.")
+@OPT_PREFIX
+@json_option
+def compose(
+    out: Path | None,
+    port: int,
+    with_ollama: bool,
+    no_persistent_config: bool,
+    force: bool,
+    prefix: str,
+    as_json: bool,
+) -> None:
+    """Write a docker compose file for Open WebUI wired to the qwenkit variants.
+
+    Without -o the YAML goes to stdout (so `> compose.yaml` works) and the rest to stderr.
+    """
+    from .. import webui as lib
+    from .._files import write_text_atomic
+    from ..variants import model_name
+    from ..webui._ollama import full_name
+
+    env, env_note = _plan_server_env() if with_ollama else ({}, "")
+    spec = lib.ComposeSpec(
+        port=port,
+        default_model=full_name(model_name("chat", prefix)),
+        with_ollama=with_ollama,
+        ollama_env=env,
+        persistent_config=not no_persistent_config,
+    )
+    text = lib.compose_yaml(spec)
+    written = write_text_atomic(out, text, force=force) if out else None
+    notes = _compose_notes(spec, env_note)
+    if as_json:
+        emit_json({"compose": text, "path": str(out) if out else None, "result": written, **notes})
+        return
+    if out is None:
+        click.echo(text, nl=False)
+    else:
+        click.echo(f"{written}: {out}  (start it: docker compose -f {out} up -d)")
+    _print_notes(notes, err=out is None)
+
+
+def _plan_server_env() -> tuple[dict[str, str], str]:
+    """The server settings the plan for this machine needs; a safe default if none fits."""
+    from ..errors import QwenkitError
+
+    try:
+        from ..hardware import probe
+        from ..planner import plan
+
+        return dict(plan(probe(query_server=False)).server_env), ""
+    except (QwenkitError, ImportError) as err:
+        fallback = {"OLLAMA_FLASH_ATTENTION": "1", "OLLAMA_KV_CACHE_TYPE": "q8_0"}
+        return fallback, f"no plan for this machine ({err}); using flash attention + q8_0 KV"
+
+
+def _compose_notes(spec: object, env_note: str) -> dict[str, object]:
+    from .. import webui as lib
+    from ..webui.check import docker_bridge_address
+
+    assert isinstance(spec, lib.ComposeSpec)
+    notes: dict[str, object] = {
+        "docker_run": lib.docker_run_commands(spec),
+        "native": lib.native_commands(spec),
+        "security": [] if spec.with_ollama else lib.security_note(docker_bridge_address()),
+    }
+    if env_note:
+        notes["note"] = env_note
+    return notes
+
+
+def _print_notes(notes: dict[str, object], *, err: bool) -> None:
+    sections = [
+        ("Same with docker run:", notes["docker_run"]),
+        ("Without Docker (Open WebUI from PyPI, Python 3.11):", notes["native"]),
+        ("Ollama's address:", notes["security"]),
+    ]
+    if notes.get("note"):
+        sections.insert(0, ("Note:", [notes["note"]]))
+    for title, lines in sections:
+        if not isinstance(lines, list) or not lines:
+            continue
+        click.echo(f"\n{title}", err=err)
+        for line in lines:
+            click.echo(f"  {line}", err=err)
+
+
+@webui.command()
+@OPT_URL
+@_auth_options
+@OPT_PREFIX
+@click.option(
+    "--variants",
+    "variant_names",
+    multiple=True,
+    help="Variants to sync (repeatable; default: all created).",
+)
+@click.option(
+    "--ctx", type=click.IntRange(512), default=None, help="num_ctx if Ollama is not reachable."
+)
+@OPT_HOST
+@json_option
+def sync(
+    url: str,
+    token: str | None,
+    email: str | None,
+    password: str | None,
+    prefix: str,
+    variant_names: tuple[str, ...],
+    ctx: int | None,
+    host: str | None,
+    as_json: bool,
+) -> None:
+    """Create or update one Open WebUI preset per qwenkit variant (idempotent)."""
+    from .._config import resolve_host
+    from ..webui import OpenWebUI, plan_presets, sync_presets
+
+    names = [n.strip() for raw in variant_names for n in raw.split(",") if n.strip()]
+    specs, warnings = plan_presets(names or None, host=resolve_host(host), prefix=prefix, ctx=ctx)
+    with OpenWebUI(url) as client:
+        client.authenticate(token=token, email=email, password=_password(email, password))
+        result = sync_presets(client, specs)
+    result.warnings[:0] = warnings
+    if as_json:
+        emit_json(result.to_dict())
+        return
+    states = dict.fromkeys(result.created, "created")
+    states |= dict.fromkeys(result.updated, "updated")
+    states |= dict.fromkeys(result.unchanged, "unchanged")
+    for spec in result.specs:
+        click.echo(f'{states[spec.id]:9}  {spec.id}  "{spec.name}"  num_ctx={spec.num_ctx}')
+    for warning in result.warnings:
+        click.secho(f"warning: {warning}", fg="yellow", err=True)
+
+
+@webui.command()
+@OPT_URL
+@_auth_options
+@OPT_PREFIX
+@click.option("--variants", "variant_names", multiple=True, help="Variants to check (repeatable).")
+@click.option("--no-chat", is_flag=True, help="Skip the test chat through Open WebUI.")
+@click.option(
+    "--ollama-url", default=None, help="The Ollama URL Open WebUI should use (catches a stale one)."
+)
+@OPT_HOST
+@json_option
+def check(
+    url: str,
+    token: str | None,
+    email: str | None,
+    password: str | None,
+    prefix: str,
+    variant_names: tuple[str, ...],
+    no_chat: bool,
+    ollama_url: str | None,
+    host: str | None,
+    as_json: bool,
+) -> None:
+    """Check Open WebUI, its Ollama connection and the variants; one fix per failure."""
+    from ..webui import check_webui
+
+    names = [n.strip() for raw in variant_names for n in raw.split(",") if n.strip()]
+    report = check_webui(
+        url,
+        token=token,
+        email=email,
+        password=_password(email, password),
+        host=host,
+        variants=names or None,
+        prefix=prefix,
+        chat=not no_chat,
+        expected_base_url=ollama_url,
+    )
+    if as_json:
+        emit_json(report.to_dict())
+    else:
+        for item in report.checks:
+            mark = click.style("ok  ", fg="green") if item.ok else click.style("FAIL", fg="red")
+            click.echo(f"{mark}  {item.name}: {item.detail}")
+            if item.fix:
+                click.echo(f"      fix: {item.fix}")
+    if not report.ok:
+        raise click.exceptions.Exit(1)
