@@ -400,6 +400,9 @@ def format_float32(value: float) -> str:
     target = round_to_float32(Fraction(value))
     for digits in range(1, 10):
         text = f"{target:.{digits}g}"
-        if round_to_float32(Fraction(text)) == target:
-            return text
+        try:
+            if round_to_float32(Fraction(text)) == target:
+                return text
+        except ValueError:  # a short rounding of the largest float32 can overflow
+            continue
     return repr(target)  # unreachable: 9 significant digits always identify a float32
