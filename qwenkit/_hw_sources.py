@@ -336,6 +336,8 @@ def read_darwin(ctx: ProbeContext) -> dict[str, Any]:
         return facts
     facts["ram_total_bytes"] = int(memsize)
     facts["ram_available_bytes"] = _parsed(ctx, "vm_stat", parse_vm_stat, ctx.command(("vm_stat",)))
+    if facts["ram_available_bytes"] is None:
+        ctx.notes.append("RAM available: unknown (vm_stat gave nothing)")
     brand = values.get("machdep.cpu.brand_string") or None
     facts["cpu_model"] = brand
     cores = values.get("hw.physicalcpu") or values.get("hw.ncpu") or ""
