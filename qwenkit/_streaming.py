@@ -11,7 +11,8 @@ sync or async, streamed or not. That is what keeps `Client` and `AsyncClient` th
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Generator, Iterator
+from contextlib import aclosing, closing
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -102,6 +103,10 @@ def is_done(chunk: BaseModel) -> bool:
     return bool(getattr(chunk, "done", False))
 
 
+def _nothing() -> None:
+    return None
+
+
 def _truncated(host: str) -> ProtocolError:
     return ProtocolError(
         f"the stream from Ollama at {host} ended before its final line",
@@ -112,22 +117,30 @@ def _truncated(host: str) -> ProtocolError:
 
 def parsed(lines: Iterator[bytes], cls: type[T], host: str) -> Generator[T, None, None]:
     """Typed chunks up to the final one; a stream that stops short is a `ProtocolError`."""
-    for line in lines:
-        chunk = parse_line(cls, line, host)
-        yield chunk
-        if is_done(chunk):
-            return
-    raise _truncated(host)
+    try:
+        for line in lines:
+            chunk = parse_line(cls, line, host)
+            yield chunk
+            if is_done(chunk):
+                return
+        raise _truncated(host)
+    finally:  # release the connection now, not when a traceback lets go of `lines`
+        getattr(lines, "close", _nothing)()
 
 
-async def aparsed(lines: AsyncIterator[bytes], cls: type[T], host: str) -> AsyncIterator[T]:
+async def aparsed(lines: AsyncIterator[bytes], cls: type[T], host: str) -> AsyncGenerator[T, None]:
     """`parsed` for async line streams."""
-    async for line in lines:
-        chunk = parse_line(cls, line, host)
-        yield chunk
-        if is_done(chunk):
-            return
-    raise _truncated(host)
+    try:
+        async for line in lines:
+            chunk = parse_line(cls, line, host)
+            yield chunk
+            if is_done(chunk):
+                return
+        raise _truncated(host)
+    finally:
+        closer = getattr(lines, "aclose", None)
+        if closer is not None:
+            await closer()
 
 
 # --------------------------------------------------------------------------- stream objects
@@ -248,9 +261,10 @@ def chat_chunks(
     lines: Iterator[bytes], host: str, box: _Box[ChatResponse]
 ) -> Generator[ChatResponse, None, None]:
     acc = ChatAccumulator()
-    for chunk in parsed(lines, ChatResponse, host):
-        acc.add(chunk)
-        yield chunk
+    with closing(parsed(lines, ChatResponse, host)) as chunks:
+        for chunk in chunks:
+            acc.add(chunk)
+            yield chunk
     box.value = acc.result()
 
 
@@ -258,9 +272,10 @@ async def achat_chunks(
     lines: AsyncIterator[bytes], host: str, box: _Box[ChatResponse]
 ) -> AsyncIterator[ChatResponse]:
     acc = ChatAccumulator()
-    async for chunk in aparsed(lines, ChatResponse, host):
-        acc.add(chunk)
-        yield chunk
+    async with aclosing(aparsed(lines, ChatResponse, host)) as chunks:
+        async for chunk in chunks:
+            acc.add(chunk)
+            yield chunk
     box.value = acc.result()
 
 
@@ -268,9 +283,10 @@ def generate_chunks(
     lines: Iterator[bytes], host: str, box: _Box[GenerateResponse]
 ) -> Generator[GenerateResponse, None, None]:
     acc = GenerateAccumulator()
-    for chunk in parsed(lines, GenerateResponse, host):
-        acc.add(chunk)
-        yield chunk
+    with closing(parsed(lines, GenerateResponse, host)) as chunks:
+        for chunk in chunks:
+            acc.add(chunk)
+            yield chunk
     box.value = acc.result()
 
 
@@ -278,9 +294,10 @@ async def agenerate_chunks(
     lines: AsyncIterator[bytes], host: str, box: _Box[GenerateResponse]
 ) -> AsyncIterator[GenerateResponse]:
     acc = GenerateAccumulator()
-    async for chunk in aparsed(lines, GenerateResponse, host):
-        acc.add(chunk)
-        yield chunk
+    async with aclosing(aparsed(lines, GenerateResponse, host)) as chunks:
+        async for chunk in chunks:
+            acc.add(chunk)
+            yield chunk
     box.value = acc.result()
 
 

@@ -298,9 +298,18 @@ async def _afile_chunks(
         yield chunk
 
 
-def _modelfile_files(modelfile: Any, base_dir: str | os.PathLike[str] | None) -> dict[str, Path]:
-    files: dict[str, Path] = modelfile.local_files(Path(base_dir) if base_dir else Path.cwd())
-    return files
+def _load_modelfile(
+    modelfile: Any, base_dir: str | os.PathLike[str] | None
+) -> tuple[Any, Path | None]:
+    """A `Modelfile` from an object, Modelfile text, or a path (whose folder is the base)."""
+    if isinstance(modelfile, os.PathLike):
+        path = Path(modelfile)
+        return _load_modelfile(path.read_bytes(), base_dir or path.parent)
+    if isinstance(modelfile, (str, bytes)):
+        from .modelfile import Modelfile
+
+        modelfile = Modelfile.parse(modelfile)
+    return modelfile, Path(base_dir) if base_dir is not None else None
 
 
 # --------------------------------------------------------------------------- sync client
@@ -466,10 +475,15 @@ class Client:
         base_dir: str | os.PathLike[str] | None = None,
         stream: bool = False,
     ) -> ProgressResponse | Stream[ProgressResponse]:
-        """Upload a `qwenkit.Modelfile`'s local files as blobs, then create `model` from it."""
-        files = _modelfile_files(modelfile, base_dir)
+        """Upload a Modelfile's local files as blobs, then create `model` from it.
+
+        `modelfile` is a `qwenkit.Modelfile`, Modelfile text, or a path to one (relative
+        FROM/ADAPTER paths then resolve against its folder unless `base_dir` is given).
+        """
+        parsed_file, base = _load_modelfile(modelfile, base_dir)
+        files = parsed_file.local_files(base)
         blobs = {name: self.create_blob(path) for name, path in files.items()}
-        body = modelfile.to_create_request(model, blobs=blobs)
+        body = parsed_file.to_create_request(model, blobs=blobs, base_dir=base)
         return self._progress("/api/create", _create_body(body, stream), stream, None)
 
     def has_blob(self, digest: str) -> bool:
@@ -699,9 +713,10 @@ class AsyncClient:
         base_dir: str | os.PathLike[str] | None = None,
         stream: bool = False,
     ) -> ProgressResponse | AsyncStream[ProgressResponse]:
-        files = _modelfile_files(modelfile, base_dir)
+        parsed_file, base = _load_modelfile(modelfile, base_dir)
+        files = parsed_file.local_files(base)
         blobs = {name: await self.create_blob(path) for name, path in files.items()}
-        body = modelfile.to_create_request(model, blobs=blobs)
+        body = parsed_file.to_create_request(model, blobs=blobs, base_dir=base)
         return await self._progress("/api/create", _create_body(body, stream), stream, None)
 
     async def has_blob(self, digest: str) -> bool:

@@ -1,0 +1,329 @@
+"""The error table: one failure, one class — sync or async, streamed or not."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import threading
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from qwenkit import (
+    AsyncClient,
+    Client,
+    ModelNotFoundError,
+    OllamaTimeoutError,
+    OllamaUnavailableError,
+    ProtocolError,
+    QwenkitError,
+    ResponseError,
+)
+from qwenkit._transport import split_lines, status_error
+
+MODES = ["sync", "sync-stream", "async", "async-stream"]
+MESSAGES = [{"role": "user", "content": "hi"}]
+
+
+def chunk(content: str, **extra: Any) -> dict[str, Any]:
+    return {"model": "m", "message": {"role": "assistant", "content": content}, **extra}
+
+
+DONE = chunk("", done=True, done_reason="stop", eval_count=3)
+
+
+class Body(httpx.SyncByteStream, httpx.AsyncByteStream):
+    """A response body that yields `parts`, then optionally fails like a dropped socket."""
+
+    def __init__(self, parts: list[bytes], fail: Exception | None = None) -> None:
+        self.parts, self.fail = parts, fail
+        self.closed = False
+
+    def __iter__(self) -> Iterator[bytes]:
+        yield from self.parts
+        if self.fail:
+            raise self.fail
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        for part in self.parts:
+            yield part
+        if self.fail:
+            raise self.fail
+
+    def close(self) -> None:
+        self.closed = True
+
+    async def aclose(self) -> None:
+        self.closed = True
+
+
+def ndjson(*items: dict[str, Any]) -> list[bytes]:
+    return [json.dumps(i).encode() + b"\n" for i in items]
+
+
+def run(mode: str, handler: Callable[[httpx.Request], httpx.Response], **kw: Any) -> Any:
+    """One chat call in the given mode; returns the final response."""
+    transport = httpx.MockTransport(handler)
+    if mode.startswith("sync"):
+        client = Client(transport=transport, **kw)
+        if mode == "sync-stream":
+            return client.chat("m", MESSAGES, stream=True).final()
+        return client.chat("m", MESSAGES)
+
+    async def go() -> Any:
+        async with AsyncClient(transport=transport, **kw) as client:
+            if mode == "async-stream":
+                stream = await client.chat("m", MESSAGES, stream=True)
+                return await stream.final()
+            return await client.chat("m", MESSAGES)
+
+    return asyncio.run(go())
+
+
+def answer(request: httpx.Request) -> httpx.Response:
+    if json.loads(request.content)["stream"]:
+        return httpx.Response(200, stream=Body(ndjson(chunk("Hi"), DONE)))
+    return httpx.Response(200, json={**DONE, "message": {"role": "assistant", "content": "Hi"}})
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_happy_path_is_the_same_in_every_mode(mode: str) -> None:
+    reply = run(mode, answer)
+    assert (reply.message.content, reply.done_reason, reply.eval_count) == ("Hi", "stop", 3)
+
+
+def raising(exc: Exception) -> Callable[[httpx.Request], httpx.Response]:
+    def handler(request: httpx.Request) -> httpx.Response:
+        raise exc
+
+    return handler
+
+
+def status(code: int, body: bytes) -> Callable[[httpx.Request], httpx.Response]:
+    return lambda request: httpx.Response(code, content=body)
+
+
+def stream_of(parts: list[bytes], fail: Exception | None = None) -> Callable[..., httpx.Response]:
+    """Streamed in stream mode; the same bytes as one body otherwise."""
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, stream=Body(parts, fail))
+
+    return handler
+
+
+ERROR_TABLE: list[tuple[str, Callable[..., httpx.Response], type[QwenkitError], str]] = [
+    ("refused", raising(httpx.ConnectError("refused")), OllamaUnavailableError, "cannot reach"),
+    ("connect timeout", raising(httpx.ConnectTimeout("slow")), OllamaTimeoutError, "(connect)"),
+    ("read timeout", raising(httpx.ReadTimeout("slow")), OllamaTimeoutError, "(read)"),
+    ("http 500", status(500, b'{"error":"llama runner crashed"}'), ResponseError, "runner"),
+    ("http 400 text", status(400, b"bad things"), ResponseError, "bad things"),
+    ("model 404", status(404, b'{"error":"model \'m\' not found"}'), ModelNotFoundError, "'m'"),
+    ("503 busy", status(503, b'{"error":"server busy"}'), ResponseError, "server busy"),
+]
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize(("case", "handler", "error", "text"), ERROR_TABLE, ids=lambda x: x)
+def test_error_table(mode: str, case: str, handler: Any, error: type, text: str) -> None:
+    with pytest.raises(error) as info:
+        run(mode, handler)
+    assert text in str(info.value)
+    assert info.value.hint or isinstance(info.value, ResponseError)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_http_error_keeps_status_and_message(mode: str) -> None:
+    with pytest.raises(ResponseError) as info:
+        run(mode, status(500, b'{"error":"option \\"num_ctx\\" must be of type integer"}'))
+    assert info.value.status_code == 500
+    assert info.value.message == 'option "num_ctx" must be of type integer'
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_model_not_found_names_the_model_and_the_fix(mode: str) -> None:
+    with pytest.raises(ModelNotFoundError) as info:
+        run(mode, status(404, b'{"error":"model \'m\' not found"}'))
+    assert info.value.model == "m"
+    assert "ollama pull m" in (info.value.hint or "")
+    assert "qwenkit setup" in (info.value.hint or "")
+
+
+@pytest.mark.parametrize("mode", ["sync-stream", "async-stream"])
+def test_error_line_mid_stream_is_a_response_error_with_200(mode: str) -> None:
+    parts = ndjson(chunk("Hel"), {"error": "an error was encountered while running the model"})
+    with pytest.raises(ResponseError) as info:
+        run(mode, stream_of(parts))
+    assert info.value.status_code == 200
+    assert "while running the model" in info.value.message
+
+
+@pytest.mark.parametrize("mode", ["sync-stream", "async-stream"])
+@pytest.mark.parametrize(
+    ("parts", "fail"),
+    [
+        (ndjson(chunk("Hel")), None),  # closed before done:true
+        ([b'{"model":"m","message":{"role":"assist'], None),  # cut inside a line
+        ([b"<html>not ollama</html>\n"], None),  # not JSON at all
+        (ndjson(chunk("Hel")), httpx.RemoteProtocolError("peer closed connection")),
+        (ndjson(chunk("Hel")), httpx.ReadError("connection reset")),
+    ],
+    ids=["no-done", "cut-line", "not-json", "peer-closed", "reset"],
+)
+def test_truncated_or_broken_stream_is_a_protocol_error(
+    mode: str, parts: list[bytes], fail: Exception | None
+) -> None:
+    with pytest.raises(ProtocolError):
+        run(mode, stream_of(parts, fail))
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_non_json_body_is_a_protocol_error(mode: str) -> None:
+    with pytest.raises(ProtocolError):
+        run(mode, status(200, b"<html>proxy login</html>"))
+
+
+def unused_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_nothing_listening_names_the_host_and_how_to_start(mode: str) -> None:
+    port = unused_port()
+    transport = None  # a real connection attempt
+    with pytest.raises(OllamaUnavailableError) as info:
+        if mode.startswith("sync"):
+            client = Client(f"127.0.0.1:{port}", transport=transport)
+            reply = client.chat("m", MESSAGES, stream=mode.endswith("stream"))
+            list(reply) if mode.endswith("stream") else None
+        else:
+
+            async def go() -> None:
+                async with AsyncClient(f"127.0.0.1:{port}") as client:
+                    if mode.endswith("stream"):
+                        async for _ in await client.chat("m", MESSAGES, stream=True):
+                            pass
+                    else:
+                        await client.chat("m", MESSAGES)
+
+            asyncio.run(go())
+    assert f"127.0.0.1:{port}" in str(info.value)
+    assert "ollama serve" in (info.value.hint or "")
+
+
+class RawServer:
+    """A one-shot socket server on loopback that sends `payload` then stalls or hangs up."""
+
+    def __init__(self, payload: bytes, *, stall: float = 0.0) -> None:
+        self.payload, self.stall = payload, stall
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        conn, _ = self.sock.accept()
+        with conn:
+            conn.recv(65536)
+            conn.sendall(self.payload)
+            self.done.wait(self.stall)
+
+    def close(self) -> None:
+        self.done.set()
+        self.thread.join(5)
+        self.sock.close()
+
+
+CHUNKED_HEAD = (
+    b"HTTP/1.1 200 OK\r\nContent-Type: application/x-ndjson\r\nTransfer-Encoding: chunked\r\n\r\n"
+)
+
+
+def chunked(line: bytes) -> bytes:
+    return f"{len(line):x}\r\n".encode() + line + b"\r\n"
+
+
+@pytest.mark.parametrize("mode", ["sync-stream", "async-stream"])
+def test_real_socket_hang_up_mid_stream_is_a_protocol_error(mode: str) -> None:
+    server = RawServer(CHUNKED_HEAD + chunked(ndjson(chunk("Hel"))[0]))
+    try:
+        with pytest.raises(ProtocolError) as info:
+            run_real(mode, server.port)
+        assert "dropped" in str(info.value) or "ended" in str(info.value)
+    finally:
+        server.close()
+
+
+@pytest.mark.parametrize("mode", ["sync-stream", "async-stream", "sync", "async"])
+def test_real_socket_read_timeout_only_when_asked(mode: str) -> None:
+    server = RawServer(CHUNKED_HEAD + chunked(ndjson(chunk("Hel"))[0]), stall=5)
+    try:
+        with pytest.raises(OllamaTimeoutError) as info:
+            run_real(mode, server.port, timeout=httpx.Timeout(5, read=0.2))
+        assert info.value.phase == "read"
+    finally:
+        server.close()
+
+
+def run_real(mode: str, port: int, **kw: Any) -> Any:
+    host = f"127.0.0.1:{port}"
+    if mode.startswith("sync"):
+        client = Client(host, **kw)
+        if mode.endswith("stream"):
+            return client.chat("m", MESSAGES, stream=True).final()
+        return client.chat("m", MESSAGES)
+
+    async def go() -> Any:
+        async with AsyncClient(host, **kw) as client:
+            if mode.endswith("stream"):
+                return await (await client.chat("m", MESSAGES, stream=True)).final()
+            return await client.chat("m", MESSAGES)
+
+    return asyncio.run(go())
+
+
+def test_default_timeout_is_short_connect_and_no_read_limit() -> None:
+    client = Client()
+    assert client._http.timeout.connect == 5.0
+    assert client._http.timeout.read is None
+    assert Client(timeout=30)._http.timeout.read == 30
+
+
+def test_pull_stream_error_line_and_drop_are_distinct_classes() -> None:
+    """Setup retries pulls on drops (OllamaError) but not on answers (ResponseError)."""
+    progress = {"status": "pulling 2bada8a74506", "digest": "sha256:2b", "total": 10}
+    cases = [
+        (Body(ndjson(progress, {"error": "max retries exceeded"})), ResponseError),
+        (Body(ndjson(progress), httpx.ReadError("reset")), ProtocolError),
+        (Body(ndjson(progress)), ProtocolError),  # no "success" line
+    ]
+    for body, error in cases:
+        transport = httpx.MockTransport(lambda r, b=body: httpx.Response(200, stream=b))
+        client = Client(transport=transport)
+        with pytest.raises(error) as info:
+            list(client.pull("qwen2.5:7b-instruct", stream=True))
+        assert type(info.value) is error
+        assert body.closed
+
+
+def test_status_error_without_model_is_a_plain_response_error() -> None:
+    err = status_error(404, b"404 page not found", "http://h", model=None)
+    assert type(err) is ResponseError
+    assert err.status_code == 404 and "Ollama server" in (err.hint or "")
+
+
+def test_split_lines_handles_any_chunking() -> None:
+    data = b'{"a":1}\n\n{"b":2}\r\n{"c":3}'
+    for size in range(1, len(data) + 1):
+        parts = [data[i : i + size] for i in range(0, len(data), size)]
+        assert [line.strip() for line in split_lines(parts)] == [
+            b'{"a":1}',
+            b'{"b":2}',
+            b'{"c":3}',
+        ]
