@@ -14,13 +14,16 @@ import os
 import platform
 import shutil
 import signal
+import socket
 import subprocess
+import urllib.parse
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from . import _hw_sources as src
+from ._config import resolve_host
 
 
 @dataclass(frozen=True)
@@ -175,8 +178,23 @@ def probe(
     return HardwareProfile(**facts, notes=ctx.notes)
 
 
+def _listening(base_url: str, timeout: float) -> bool:
+    """A bare TCP connect: lets the probe skip importing the HTTP client when nothing listens."""
+    split = urllib.parse.urlsplit(base_url)
+    port = split.port or (443 if split.scheme == "https" else 80)
+    try:
+        with socket.create_connection((split.hostname or "127.0.0.1", port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
 def _query_server(host: str | None, notes: list[str]) -> dict[str, Any]:
     """Version and loaded models from a running Ollama, or nothing (with a note)."""
+    base_url = resolve_host(host)
+    if not _listening(base_url, SERVER_TIMEOUT):
+        notes.append(f"ollama: nothing listening at {base_url}")
+        return {}
     try:
         from .client import Client  # type: ignore[import-not-found, unused-ignore]
         from .errors import QwenkitError
@@ -184,7 +202,7 @@ def _query_server(host: str | None, notes: list[str]) -> dict[str, Any]:
         notes.append(f"ollama: client unavailable ({exc})")
         return {}
     try:
-        with Client(host, timeout=SERVER_TIMEOUT) as client:
+        with Client(base_url, timeout=SERVER_TIMEOUT) as client:
             version = client.version()
             running = client.ps().models
     except QwenkitError as exc:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import stat
 import sys
 import time
@@ -292,12 +293,20 @@ def fake_client_module(version="0.6.2", models=(), error=None):
     return types.SimpleNamespace(Client=Client)
 
 
-def test_server_version_and_loaded_models(monkeypatch):
+@pytest.fixture
+def listener():
+    """Something listening on loopback, so the probe goes on to ask the (fake) client."""
+    server = socket.create_server(("127.0.0.1", 0))
+    yield f"127.0.0.1:{server.getsockname()[1]}"
+    server.close()
+
+
+def test_server_version_and_loaded_models(monkeypatch, listener):
     running = types.SimpleNamespace(
         name="qwen2.5:7b-instruct-q4_K_M", size=6 * GiB, size_vram=6 * GiB, context_length=32768
     )
     monkeypatch.setitem(sys.modules, "qwenkit.client", fake_client_module(models=[running]))
-    profile = Machine({}, LINUX_FILES).probe(query_server=True)
+    profile = Machine({}, LINUX_FILES).probe(query_server=True, host=listener)
     assert profile.ollama_version == "0.6.2"
     (loaded,) = profile.loaded
     assert (loaded.name, loaded.size_vram, loaded.context_length) == (
@@ -307,17 +316,32 @@ def test_server_version_and_loaded_models(monkeypatch):
     )
 
 
-def test_unreachable_server_is_a_note(monkeypatch):
+def test_unreachable_server_is_a_note(monkeypatch, listener):
     error = OllamaUnavailableError("http://127.0.0.1:11434")
     monkeypatch.setitem(sys.modules, "qwenkit.client", fake_client_module(error=error))
-    profile = Machine({}, LINUX_FILES).probe(query_server=True)
+    profile = Machine({}, LINUX_FILES).probe(query_server=True, host=listener)
     assert profile.ollama_version is None and profile.loaded == []
     assert any(n.startswith("ollama: not reachable") for n in profile.notes)
 
 
-def test_no_server_query_when_told_not_to(monkeypatch):
+def test_nothing_listening_skips_the_client(monkeypatch):
     monkeypatch.setitem(sys.modules, "qwenkit.client", fake_client_module(error=AssertionError()))
-    assert Machine({}, LINUX_FILES).probe(query_server=False).ollama_version is None
+    profile = Machine({}, LINUX_FILES).probe(query_server=True, host="127.0.0.1:9")
+    assert profile.ollama_version is None
+    assert "ollama: nothing listening at http://127.0.0.1:9" in profile.notes
+
+
+def test_no_server_query_when_told_not_to(monkeypatch, listener):
+    monkeypatch.setitem(sys.modules, "qwenkit.client", fake_client_module(error=AssertionError()))
+    profile = Machine({}, LINUX_FILES).probe(query_server=False, host=listener)
+    assert profile.ollama_version is None and not any("ollama" in n for n in profile.notes)
+
+
+def test_against_the_fake_ollama_server():
+    fake_ollama = pytest.importorskip("tests.fake_ollama")
+    with fake_ollama.FakeOllama(version="0.6.2") as fake:
+        profile = Machine({}, LINUX_FILES).probe(query_server=True, host=fake.url)
+    assert (profile.ollama_version, profile.loaded) == ("0.6.2", [])
 
 
 # -- this machine -----------------------------------------------------------------------
