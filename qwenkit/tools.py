@@ -61,7 +61,8 @@ def tool_from_function(func: Callable[..., Any]) -> ToolSpec:
         if param.kind is param.POSITIONAL_ONLY:
             positional.append(param.name)
         default = ... if param.default is param.empty else param.default
-        info = Field(default, description=arg_docs.get(param.name))
+        doc = arg_docs.get(param.name)
+        info = Field(default, description=doc) if doc else Field(default)
         fields[param.name] = (hints.get(param.name, Any), info)
     args_model = create_model(f"{name}_arguments", __config__=ConfigDict(extra="forbid"), **fields)
     parameters = clean_schema(args_model.model_json_schema())
