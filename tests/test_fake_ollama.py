@@ -398,3 +398,336 @@ def test_requests_are_recorded(fake: FakeOllama, client: httpx.Client) -> None:
     assert recorded.method == "POST"
     assert recorded.json["options"] == {"num_ctx": 8192}
     assert recorded.headers["content-type"] == "application/json"
+
+
+def test_tool_call_text_is_parsed_or_dropped_like_qwen(
+    fake: FakeOllama, client: httpx.Client
+) -> None:
+    fake.add_local_model(Q4)
+    tools = [{"type": "function", "function": {"name": "weather", "parameters": {}}}]
+    good = 'Sure.<tool_call>\n{"name": "weather", "arguments": {"city": "Rome"}}\n</tool_call>'
+    broken = 'Sure.<tool_call>\n{"name": "weather", "arguments": {"city": </tool_call>'
+    fake.chat_script.extend([good, broken, good])
+    parsed = chat(client, tools=tools, stream=False).json()["message"]
+    assert parsed["content"] == "Sure."
+    assert parsed["tool_calls"][0]["function"]["arguments"] == {"city": "Rome"}
+    lost = chat(client, tools=tools, stream=False).json()["message"]
+    assert lost == {"role": "assistant", "content": "Sure."}
+    without_tools = chat(client, stream=False).json()["message"]
+    assert without_tools["content"] == good and "tool_calls" not in without_tools
+
+
+def test_default_answer_with_tools_calls_the_first_tool(
+    fake: FakeOllama, client: httpx.Client
+) -> None:
+    fake.add_local_model(Q4)
+    schema = {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}
+    tools = [
+        {"type": "function", "function": {"name": "weather", "parameters": schema}},
+        {"type": "function", "function": {"name": "other", "parameters": {}}},
+    ]
+    (call,) = chat(client, tools=tools, stream=False).json()["message"]["tool_calls"]
+    assert call["function"]["name"] == "weather"
+    assert isinstance(call["function"]["arguments"]["city"], str)
+
+
+def test_num_predict_cuts_with_length_reason(fake: FakeOllama, client: httpx.Client) -> None:
+    fake.add_local_model(Q4)
+    fake.chat_script.append('{"name": "Ada", "age": 36}')
+    body = chat(client, options={"num_predict": 2}, stream=False).json()
+    assert body["done_reason"] == "length" and body["message"]["content"] == '{"name": "Ada",'
+
+
+def test_wrong_option_type_is_500(fake: FakeOllama, client: httpx.Client) -> None:
+    fake.add_local_model(Q4)
+    got = chat(client, options={"num_ctx": "8192"})
+    assert (got.status_code, got.json()) == (
+        500,
+        {"error": 'option "num_ctx" must be of type integer'},
+    )
+    assert chat(client, options={"stop": "x"}).json() == {
+        "error": 'option "stop" must be of type array'
+    }
+
+
+def test_keep_alive_zero_unloads_and_bad_duration_is_400(
+    fake: FakeOllama, client: httpx.Client
+) -> None:
+    fake.add_local_model(Q4)
+    chat(client, messages=[])
+    assert fake.loaded
+    body = client.post("/api/generate", json={"model": Q4, "prompt": "", "keep_alive": 0})
+    assert lines(body)[0]["done_reason"] == "unload"
+    assert client.get("/api/ps").json() == {"models": []}
+    bad = chat(client, keep_alive="300")
+    assert (bad.status_code, bad.json()) == (400, {"error": 'time: missing unit in duration "300"'})
+
+
+def test_generate_raw_with_system_is_400(fake: FakeOllama, client: httpx.Client) -> None:
+    fake.add_local_model(Q4)
+    got = client.post(
+        "/api/generate", json={"model": Q4, "prompt": "x", "raw": True, "system": "s"}
+    )
+    assert got.status_code == 400
+
+
+# -- delete, copy, embed, blobs ----------------------------------------------------------
+
+
+def test_delete_and_copy(fake: FakeOllama, client: httpx.Client) -> None:
+    fake.add_local_model(Q4)
+    copied = client.post("/api/copy", json={"source": Q4, "destination": "mine:v1"})
+    assert (copied.status_code, copied.content) == (200, b"")
+    assert "mine:v1" in fake.models
+    gone = client.post("/api/copy", json={"source": "ghost", "destination": "x"})
+    assert (gone.status_code, gone.json()) == (404, {"error": 'model "ghost" not found'})
+    deleted = client.request("DELETE", "/api/delete", json={"model": "mine:v1"})
+    assert (deleted.status_code, deleted.content) == (200, b"")
+    assert "mine:v1" not in fake.models
+    again = client.request("DELETE", "/api/delete", json={"model": "mine:v1"})
+    assert (again.status_code, again.json()) == (404, {"error": "model 'mine:v1' not found"})
+
+
+def test_embed_returns_unit_vectors(fake: FakeOllama, client: httpx.Client) -> None:
+    fake.add_local_model(Q4)
+    body = client.post("/api/embed", json={"model": Q4, "input": ["a", "b"]}).json()
+    first, second = body["embeddings"]
+    assert len(first) == 3584 and first != second
+    assert abs(sum(v * v for v in first) - 1) < 1e-9
+    bad = client.post("/api/embed", json={"model": Q4, "input": [1]})
+    assert (bad.status_code, bad.json()) == (400, {"error": "invalid input type"})
+
+
+def test_blob_upload_checks_digest(fake: FakeOllama, client: httpx.Client) -> None:
+    import hashlib
+
+    data = b"GGUF not really"
+    digest = "sha256:" + hashlib.sha256(data).hexdigest()
+    assert client.head(f"/api/blobs/{digest}").status_code == 404
+    assert client.post(f"/api/blobs/{digest}", content=data).status_code == 201
+    assert client.post(f"/api/blobs/{digest}", content=data).status_code == 200
+    assert client.head(f"/api/blobs/{digest}").status_code == 200
+    assert fake.blobs[digest] == data
+    other = "sha256:" + "0" * 64
+    wrong = client.post(f"/api/blobs/{other}", content=data)
+    assert wrong.status_code == 400
+    assert wrong.json() == {"error": f'digest mismatch, expected "{other}", got "{digest}"'}
+    invalid = client.head("/api/blobs/sha256:abc")
+    assert invalid.status_code == 400
+
+
+# -- create from a GGUF file -------------------------------------------------------------
+
+
+def gguf_bytes(tmp_path, context_length: int, yarn: bool) -> bytes:
+    import gguf
+    import numpy as np
+
+    path = tmp_path / "model.gguf"
+    writer = gguf.GGUFWriter(str(path), "qwen2")
+    writer.add_context_length(context_length)
+    writer.add_block_count(28)
+    writer.add_embedding_length(3584)
+    writer.add_head_count(28)
+    writer.add_head_count_kv(4)
+    writer.add_file_type(15)
+    if yarn:
+        writer.add_rope_scaling_type(gguf.RopeScalingType.YARN)
+        writer.add_rope_scaling_factor(4.0)
+        writer.add_rope_scaling_orig_ctx_len(32768)
+    writer.add_tensor("x", np.zeros(4, dtype=np.float32))
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    return path.read_bytes()
+
+
+def test_create_from_yarn_gguf_accepts_long_context(
+    fake: FakeOllama, client: httpx.Client, tmp_path
+) -> None:
+    from tests.fake_ollama import QWEN_TEMPLATE
+
+    digest = fake.add_blob(gguf_bytes(tmp_path, 131072, yarn=True))
+    body = {"files": {"model.gguf": digest}, "template": QWEN_TEMPLATE}
+    events = lines(create(client, model="long", **body, parameters={"num_ctx": 131072}))
+    assert events[0] == {"status": "parsing GGUF"} and events[-1] == {"status": "success"}
+    info = client.post("/api/show", json={"model": "long"}).json()["model_info"]
+    assert info["qwen2.context_length"] == 131072
+    assert info["qwen2.rope.scaling.type"] == "yarn"
+    assert info["qwen2.rope.scaling.factor"] == 4.0
+    assert info["qwen2.rope.scaling.original_context_length"] == 32768
+    chat(client, model="long", messages=[])
+    assert fake.loaded[0].context_length == 131072
+
+
+def test_create_from_gguf_without_template_has_no_tools(
+    fake: FakeOllama, client: httpx.Client, tmp_path
+) -> None:
+    digest = fake.add_blob(gguf_bytes(tmp_path, 32768, yarn=False))
+    create(client, model="raw", files={"m.gguf": digest})
+    shown = client.post("/api/show", json={"model": "raw"}).json()
+    assert shown["capabilities"] == ["completion"]
+    assert shown["details"]["quantization_level"] == "Q4_K_M"
+
+
+def test_create_from_files_errors(fake: FakeOllama, client: httpx.Client) -> None:
+    missing = create(client, model="x", files={"m.gguf": "sha256:" + "1" * 64})
+    assert missing.status_code == 500
+    assert missing.json()["error"].endswith(": no such file or directory")
+    digest = fake.add_blob(b"not a gguf")
+    not_gguf = create(client, model="x", files={"m.gguf": digest})
+    assert (not_gguf.status_code, not_gguf.json()) == (
+        400,
+        {"error": "supplied file was not in GGUF format"},
+    )
+    absolute = create(client, model="x", files={"/abs/m.gguf": digest})
+    assert absolute.json() == {"error": "file path must be relative"}
+
+
+# -- faults ------------------------------------------------------------------------------
+
+
+def test_refuse_closes_the_port_and_restore_reopens_it(
+    fake: FakeOllama, client: httpx.Client
+) -> None:
+    fake.faults.refuse()
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(fake.url + "/api/version", timeout=1)
+    fake.faults.restore()
+    assert httpx.get(fake.url + "/api/version", timeout=1).status_code == 200
+
+
+def model_layer_lines(events: list[dict]) -> list[dict]:
+    return [e for e in events if e.get("total") == Q4_SIZE]
+
+
+def test_dropped_pull_resumes_from_kept_bytes(fake: FakeOllama, client: httpx.Client) -> None:
+    fake.faults.drop_pull_after = 1_000_000_000
+    seen: list[dict] = []
+    with pytest.raises(httpx.RemoteProtocolError):  # noqa: SIM117
+        with client.stream("POST", "/api/pull", json={"model": Q4}) as response:
+            seen.extend(json.loads(line) for line in response.iter_lines())
+    assert model_layer_lines(seen)[-1]["completed"] == 1_000_000_000
+    assert list(fake.partial.values()) == [1_000_000_000]
+    assert Q4 not in fake.models
+    resumed = model_layer_lines(lines(client.post("/api/pull", json={"model": Q4})))
+    assert resumed[0]["completed"] == 1_000_000_000  # continues where it stopped
+    assert resumed[-1]["completed"] == Q4_SIZE
+    assert Q4 in fake.models and fake.partial == {}
+
+
+def test_stalled_pull_stops_sending_for_a_while(fake: FakeOllama) -> None:
+    fake.faults.stall_pull_after = 2_000_000_000
+    fake.faults.stall_seconds = 0.6
+    impatient = httpx.Client(base_url=fake.url, timeout=httpx.Timeout(5, read=0.2))
+    with impatient, pytest.raises(httpx.ReadTimeout):  # noqa: SIM117
+        with impatient.stream("POST", "/api/pull", json={"model": Q4}) as response:
+            for _ in response.iter_lines():
+                pass
+    assert list(fake.partial.values()) == [2_000_000_000]
+    with httpx.Client(base_url=fake.url, timeout=5) as patient:
+        events = lines(patient.post("/api/pull", json={"model": Q4}))
+    assert events[-1] == {"status": "success"}  # a stall happens once
+
+
+def test_status_fault_answers_busy_then_clears(fake: FakeOllama, client: httpx.Client) -> None:
+    from tests.fake_ollama import StatusFault
+
+    fake.add_local_model(Q4)
+    fake.faults.status["/api/chat"] = StatusFault(503, times=1)
+    busy = chat(client)
+    assert busy.status_code == 503
+    assert busy.json() == {
+        "error": "server busy, please try again.  maximum pending requests exceeded"
+    }
+    assert chat(client).status_code == 200
+    fake.faults.status["/api/tags"] = (500, "boom")
+    assert client.get("/api/tags").json() == {"error": "boom"}
+    assert client.get("/api/tags").status_code == 500  # until removed
+
+
+def test_midstream_error_after_some_chunks(fake: FakeOllama, client: httpx.Client) -> None:
+    fake.add_local_model(Q4)
+    fake.faults.midstream_error = "llama runner process has terminated: signal: killed"
+    fake.chat_script.append("one two three four")
+    got = chat(client)
+    events = lines(got)
+    assert got.status_code == 200
+    assert events[0]["message"]["content"] == "one"
+    assert events[-1] == {"error": "llama runner process has terminated: signal: killed"}
+    assert not any(e.get("done") for e in events)
+
+
+def test_truncated_stream_has_no_done_line(fake: FakeOllama, client: httpx.Client) -> None:
+    fake.add_local_model(Q4)
+    fake.faults.truncate_stream = True
+    events = lines(chat(client))
+    assert events and not any(e["done"] for e in events)
+    fake.faults.truncate_stream = "abort"
+    with pytest.raises(httpx.RemoteProtocolError):
+        chat(client)
+
+
+def test_scripted_delay_and_error(fake: FakeOllama, client: httpx.Client) -> None:
+    fake.add_local_model(Q4)
+    fake.chat_script.append(Reply(text="a b", error="out of memory", delay=0.05))
+    events = lines(chat(client))
+    assert events[-1] == {"error": "out of memory"}
+
+
+def test_disk_full_pull_fails_with_enospc(fake: FakeOllama, client: httpx.Client) -> None:
+    fake.faults.disk_free_bytes = 1_000_000
+    events = lines(client.post("/api/pull", json={"model": Q4}))
+    assert events[-1]["error"].endswith("-partial: no space left on device")
+    assert events[-1]["error"].startswith("write /usr/share/ollama/.ollama/models/blobs/sha256-")
+    fake.faults.disk_free_bytes = 10 * Q4_SIZE
+    assert lines(client.post("/api/pull", json={"model": Q4}))[-1] == {"status": "success"}
+    assert fake.faults.disk_free_bytes < 9 * Q4_SIZE  # the download used the space
+
+
+# -- as a process ------------------------------------------------------------------------
+
+
+def test_runs_as_a_process_with_state_and_log(tmp_path) -> None:
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    state = tmp_path / "state.json"
+    log = tmp_path / "requests.jsonl"
+    state.write_text(
+        json.dumps(
+            {
+                "version": "0.13.0",
+                "library": True,
+                "local": [{"name": "qk", "parameters": {"num_ctx": 8192}, "system": "S."}],
+                "faults": {"status": {"/api/pull": {"code": 503, "times": 1}}},
+            }
+        )
+    )
+    root = Path(__file__).resolve().parent.parent
+    command = [sys.executable, "-m", "tests.fake_ollama", "--state", str(state), "--log", str(log)]
+    proc = subprocess.Popen(command, cwd=root, stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        url = proc.stdout.readline().strip()
+        assert url.startswith("http://127.0.0.1:")
+        assert httpx.get(url + "/api/version").json() == {"version": "0.13.0"}
+        assert httpx.post(url + "/api/pull", json={"model": Q4}).status_code == 503
+        message = {"role": "user", "content": "hi"}
+        httpx.post(url + "/api/chat", json={"model": "qk", "messages": [message]})
+        ps = httpx.get(url + "/api/ps").json()["models"]
+        assert ps[0]["context_length"] == 8192
+        httpx.post(url + "/_fake/faults", json={"midstream_error": "boom"})
+        reply = httpx.post(url + "/api/chat", json={"model": "qk", "messages": [message]})
+        assert reply.text.splitlines()[-1] == '{"error":"boom"}'
+    finally:
+        proc.terminate()
+        proc.wait(timeout=5)
+        if proc.stdout is not None:
+            proc.stdout.close()
+    logged = [json.loads(line) for line in log.read_text().splitlines()]
+    chats = [entry for entry in logged if entry["path"] == "/api/chat"]
+    assert chats[0]["json"]["model"] == "qk" and chats[0]["method"] == "POST"
+    assert all(not entry["path"].startswith("/_fake/") for entry in logged)

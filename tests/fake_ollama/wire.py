@@ -148,7 +148,8 @@ def now_utc() -> str:
 
 def local_time(stamp: float) -> str:
     """`modified_at` / `expires_at`: local time with offset, as Go marshals time.Time."""
-    return datetime.fromtimestamp(stamp).astimezone().isoformat(timespec="microseconds")
+    text = datetime.fromtimestamp(stamp).astimezone().isoformat(timespec="microseconds")
+    return text.removesuffix("+00:00") + "Z" if text.endswith("+00:00") else text
 
 
 _DURATION = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)")
