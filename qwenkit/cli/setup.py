@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from ..errors import VerificationError
-from ._render import emit_json, json_option
+from ._render import emit_json, json_option, report_error
 from ._setup_view import HumanView, JsonView
 
 if TYPE_CHECKING:
@@ -41,6 +41,13 @@ EXIT_INTERRUPTED = 130
     help="Directory for the Modelfiles.",
 )
 @click.option("--force", is_flag=True, help="Overwrite Modelfiles you edited.")
+@click.option(
+    "--stall-timeout",
+    type=click.FloatRange(min=0.1),
+    default=120.0,
+    show_default=True,
+    help="Seconds without pull progress before the download is retried.",
+)
 @json_option
 def setup(
     dry_run: bool,
@@ -52,6 +59,7 @@ def setup(
     prefix: str,
     out: Path,
     force: bool,
+    stall_timeout: float,
     as_json: bool,
 ) -> None:
     """Probe, plan, pull, create and verify the Qwen variants."""
@@ -71,6 +79,7 @@ def setup(
         out=out,
         force=force,
         dry_run=dry_run,
+        stall_timeout=stall_timeout,
     )
     view: Any = JsonView() if as_json else HumanView()
     confirm = None if (yes or dry_run) else _ask
@@ -87,11 +96,18 @@ def setup(
     finally:
         view.close()
     if summary is not None and summary.failed:
-        names = ", ".join(f"{c['name']} ({c['model']})" for c in summary.failed)
-        raise VerificationError(
-            f"verification failed: {names}",
-            hint="see the failed checks above; each names what it observed and what to change",
-        )
+        _verification_failed(summary.failed)
+
+
+def _verification_failed(failed: list[dict[str, Any]]) -> None:
+    """Exit 5; on stderr only, so the summary stays the last `--json` line."""
+    names = ", ".join(f"{c['name']} ({c['model']})" for c in failed)
+    err = VerificationError(
+        f"verification failed: {names}",
+        hint="see the failed checks above; each names what it observed and what to change",
+    )
+    report_error(err)
+    raise click.exceptions.Exit(err.exit_code)
 
 
 def _ask(plan: Plan) -> bool:
