@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
+from ._fit import BASELINE, CPU_RESERVE, HEADROOM, Candidate, Request, Settings, estimate_for
 from ._memory import Estimate
 from .catalog import ARCH, GiB, quant_tag
 from .hardware import HardwareProfile
 
-if TYPE_CHECKING:
-    from .planner import Settings, _Candidate, _Request
-
 
 def explain(
     profile: HardwareProfile,
-    req: _Request,
-    cand: _Candidate,
+    req: Request,
+    cand: Candidate,
     offload: str,
     est: Estimate,
     budget: int | None,
@@ -43,9 +39,7 @@ def explain(
     return reasons, _warnings(profile, req, cand, offload)
 
 
-def _budget_line(profile: HardwareProfile, req: _Request, offload: str) -> str:
-    from .planner import CPU_RESERVE, HEADROOM
-
+def _budget_line(profile: HardwareProfile, req: Request, offload: str) -> str:
     if req.devices and offload != "cpu":
         parts = [f"{d.name}: {_g(d.usable_bytes)} usable" for d in req.devices]
         return (
@@ -63,7 +57,7 @@ def _budget_line(profile: HardwareProfile, req: _Request, offload: str) -> str:
     )
 
 
-def _need_line(cand: _Candidate, est: Estimate, budget: int | None) -> str:
+def _need_line(cand: Candidate, est: Estimate, budget: int | None) -> str:
     of = f" of {_g(budget)}" if budget is not None else ""
     return (
         f"{cand.quant} at {cand.num_ctx} tokens needs {_g(est.total_bytes)}{of}: weights "
@@ -73,8 +67,8 @@ def _need_line(cand: _Candidate, est: Estimate, budget: int | None) -> str:
     )
 
 
-def _stage_lines(req: _Request, cand: _Candidate, offload: str) -> list[str]:
-    from .planner import BASELINE, FLOOR_QUANT, MIN_CTX
+def _stage_lines(req: Request, cand: Candidate, offload: str) -> list[str]:
+    from .planner import FLOOR_QUANT, MIN_CTX
 
     floor = FLOOR_QUANT if not req.forced else cand.quant
     need = _total(req, floor, req.target_ctx, BASELINE, offload)
@@ -98,7 +92,7 @@ def _stage_lines(req: _Request, cand: _Candidate, offload: str) -> list[str]:
     return []
 
 
-def _better_line(req: _Request, cand: _Candidate, offload: str) -> list[str]:
+def _better_line(req: Request, cand: Candidate, offload: str) -> list[str]:
     better = [q for q in req.ladder if quant_tag(q).rank > quant_tag(cand.quant).rank]
     if not better:
         return []
@@ -107,7 +101,7 @@ def _better_line(req: _Request, cand: _Candidate, offload: str) -> list[str]:
     return [f"{cand.quant} is the best tag that fits; {nxt} would need {_g(need)}"]
 
 
-def _quality_lines(req: _Request, cand: _Candidate, offload: str) -> list[str]:
+def _quality_lines(req: Request, cand: Candidate, offload: str) -> list[str]:
     from .planner import FLOOR_QUANT
 
     if req.forced:
@@ -126,7 +120,7 @@ def _quality_lines(req: _Request, cand: _Candidate, offload: str) -> list[str]:
     return []
 
 
-def _warnings(profile: HardwareProfile, req: _Request, cand: _Candidate, offload: str) -> list[str]:
+def _warnings(profile: HardwareProfile, req: Request, cand: Candidate, offload: str) -> list[str]:
     out: list[str] = []
     if offload == "cpu":
         out.append("no GPU: expect a few tokens per second, and minutes for long prompts")
@@ -150,10 +144,8 @@ def _warnings(profile: HardwareProfile, req: _Request, cand: _Candidate, offload
     return out
 
 
-def _total(req: _Request, quant: str, num_ctx: int, settings: Settings, offload: str) -> int:
-    from .planner import _Candidate, _estimate
-
-    return _estimate(_Candidate(quant, num_ctx, settings, "probe"), req, offload).total_bytes
+def _total(req: Request, quant: str, num_ctx: int, settings: Settings, offload: str) -> int:
+    return estimate_for(Candidate(quant, num_ctx, settings, "probe"), req, offload).total_bytes
 
 
 def _g(n: int | None) -> str:

@@ -21,25 +21,28 @@ bandwidth and prompt speed long before it runs out of RAM.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from . import _memory
-from ._memory import Estimate, estimate, gpu_reserve
+from ._fit import (
+    BASELINE,
+    HEADROOM,
+    LONG_BASELINE,
+    Candidate,
+    Request,
+    Settings,
+    budget_for,
+    estimate_for,
+    gpu_devices,
+    offload_for,
+    ram_budget,
+)
+from ._memory import Estimate
 from .catalog import ARCH, DEFAULT_CTX, LADDER, LONG_CTX, GiB, MiB, quant_tag
 from .errors import PlanError
-from .hardware import GPU, HardwareProfile
+from .hardware import HardwareProfile
 
-HEADROOM = 0.10
-#: Beyond Ollama's 457 MiB reserve, what a discrete GPU loses to the driver context, a
-#: desktop compositor and fragmentation: together the 1 GiB of `hardware-fit.md` §6.1.
-DISCRETE_MARGIN = GiB - _memory.GPU_RESERVE_DEFAULT
-FRAGMENTATION = 128 * MiB
-MIN_GPU_BYTES = GiB  # Ollama ignores smaller (integrated) GPUs
-#: RAM kept for the OS, Open WebUI (~1 GiB) and a browser when the model runs from RAM.
-CPU_RESERVE = 3 * GiB
-CPU_RESERVE_OF_TOTAL = 5 * GiB  # when only the total is known
 MIN_CTX = 4096
 CPU_CTX = 8192
 CPU_CTX_LARGE = 16384
@@ -47,18 +50,6 @@ CPU_LARGE_RAM = 24 * GiB
 PARTIAL_CTX = 8192
 FLOOR_QUANT = "q4_K_M"  # the planner goes below it only as a last resort
 DISK_MARGIN = 512 * MiB
-
-
-@dataclass(frozen=True)
-class Settings:
-    """The server-side knobs that change memory use."""
-
-    flash_attention: bool = False
-    kv_cache_type: str = "f16"
-
-
-BASELINE = Settings()
-LONG_BASELINE = Settings(flash_attention=True)
 
 
 @dataclass(frozen=True)
@@ -100,38 +91,6 @@ class Plan:
         }
 
 
-@dataclass(frozen=True)
-class Device:
-    """One GPU as the planner sees it: memory it may fill, and Ollama's fixed reserve."""
-
-    name: str
-    usable_bytes: int
-    reserve_bytes: int
-    unified: bool = False
-
-
-@dataclass(frozen=True)
-class _Candidate:
-    quant: str
-    num_ctx: int
-    settings: Settings
-    stage: str
-
-
-@dataclass(frozen=True)
-class _Request:
-    """The arguments of one `plan()` call, resolved against the profile."""
-
-    target_ctx: int
-    parallel: int
-    accel: Settings | None  # flash attention (+ q8_0 KV) when allowed
-    ladder: tuple[str, ...]
-    forced: bool
-    devices: tuple[Device, ...]
-    cpu_budget: int | None
-    disk_skipped: tuple[str, ...] = ()  # better tags the free disk space cannot hold
-
-
 def plan(
     profile: HardwareProfile,
     *,
@@ -154,7 +113,7 @@ def plan(
     skipped = tuple(q for q in req.ladder if q not in ladder)
     req = replace(req, ladder=ladder, disk_skipped=skipped)
     for cand in _search(req):
-        offload = _offload(req, cand)
+        offload = offload_for(req, cand)
         if offload is not None:
             return _build(profile, req, cand, offload)
     raise _impossible(req)
@@ -188,8 +147,9 @@ def smaller_plan(profile: HardwareProfile, current: Plan) -> Plan | None:
         current.kv_cache_type != "f16",
         False,
     )
-    cand = _Candidate(quant, num_ctx, settings, "smaller")
-    offload = _offload(req, cand) or ("partial" if req.devices else "cpu")
+    req = replace(req, forced=False)  # a step the planner chose, not one the user asked for
+    cand = Candidate(quant, num_ctx, settings, "smaller")
+    offload = offload_for(req, cand) or ("partial" if req.devices else "cpu")
     stepped = _build(profile, req, cand, offload)
     note = (
         f"stepped down from {current.quantization} at {current.num_ctx} tokens, "
@@ -209,7 +169,7 @@ def _resolve(
     allow_fa: bool,
     allow_kvq: bool,
     allow_fp16: bool,
-) -> _Request:
+) -> Request:
     if parallel < 1:
         raise PlanError(f"parallel must be at least 1, got {parallel}")
     if target_ctx is not None and not 1 <= target_ctx <= LONG_CTX:
@@ -228,34 +188,7 @@ def _resolve(
         ladder = (("fp16",) if allow_fp16 else ()) + LADDER
         if not devices:  # decode speed on a CPU: stop at q4_K_M
             ladder = tuple(q for q in ladder if _rank(q) <= _rank(FLOOR_QUANT))
-    return _Request(target_ctx, parallel, accel, ladder, quant is not None, devices, cpu_budget)
-
-
-def gpu_devices(profile: HardwareProfile) -> tuple[Device, ...]:
-    """The GPUs a model can use, with what each can hold (see `DISCRETE_MARGIN`)."""
-    gpus = [g for g in profile.gpus if (g.memory_total_bytes or 0) >= MIN_GPU_BYTES]
-    loaded_vram = sum(m.size_vram for m in profile.loaded)
-    share = loaded_vram // len(gpus) if gpus else 0
-    return tuple(_device(g, share) for g in gpus)
-
-
-def _device(gpu: GPU, loaded_share: int) -> Device:
-    total = gpu.memory_total_bytes or 0
-    margin = 0 if gpu.unified else DISCRETE_MARGIN
-    if gpu.memory_free_bytes is not None and not gpu.unified:
-        # Memory used by other programs (not by Ollama's own models, which it can unload).
-        other = max(0, total - gpu.memory_free_bytes - loaded_share)
-        margin = max(margin, other + FRAGMENTATION)
-    return Device(gpu.name, total - margin, gpu_reserve(gpu.vendor), gpu.unified)
-
-
-def ram_budget(profile: HardwareProfile) -> int | None:
-    """RAM the model may use: available minus room for the OS, Open WebUI and a browser."""
-    if profile.ram_available_bytes is not None:
-        return max(0, profile.ram_available_bytes - CPU_RESERVE)
-    if profile.ram_total_bytes is not None:
-        return max(0, profile.ram_total_bytes - CPU_RESERVE_OF_TOTAL)
-    return None
+    return Request(target_ctx, parallel, accel, ladder, quant is not None, devices, cpu_budget)
 
 
 def _cpu_ctx(profile: HardwareProfile) -> int:
@@ -266,7 +199,7 @@ def _rank(quant: str) -> int:
     return quant_tag(quant).rank
 
 
-def _disk_ladder(profile: HardwareProfile, req: _Request) -> tuple[str, ...]:
+def _disk_ladder(profile: HardwareProfile, req: Request) -> tuple[str, ...]:
     """Drop tags the disk cannot hold; a forced or last tag that cannot fit is an error."""
     free = profile.disk_free_bytes
     if free is None:
@@ -286,30 +219,30 @@ def _disk_ladder(profile: HardwareProfile, req: _Request) -> tuple[str, ...]:
 # -- searching --------------------------------------------------------------------------
 
 
-def _search(req: _Request) -> Iterator[_Candidate]:
+def _search(req: Request) -> Iterator[Candidate]:
     """Every candidate in order of preference (see the module docstring)."""
     floor = _rank(FLOOR_QUANT)
     top = [q for q in req.ladder if _rank(q) >= floor]
     low = [q for q in req.ladder if _rank(q) < floor]
     shorter = _halvings(req.target_ctx)
     for quant in top:
-        yield _Candidate(quant, req.target_ctx, _settings(req, req.target_ctx)[0], "target")
+        yield Candidate(quant, req.target_ctx, _settings(req, req.target_ctx)[0], "target")
     for settings in _settings(req, req.target_ctx)[1:]:
         for quant in top:
-            yield _Candidate(quant, req.target_ctx, settings, "accelerated")
+            yield Candidate(quant, req.target_ctx, settings, "accelerated")
     for num_ctx in shorter:
         for settings in _settings(req, num_ctx):
             for quant in top:
-                yield _Candidate(quant, num_ctx, settings, "shorter")
+                yield Candidate(quant, num_ctx, settings, "shorter")
     for quant in low:  # below q4_K_M: the least-bad tag first, at the longest context
         for num_ctx in [req.target_ctx, *shorter]:
             for settings in _settings(req, num_ctx):
-                yield _Candidate(quant, num_ctx, settings, "lower")
+                yield Candidate(quant, num_ctx, settings, "lower")
     if req.devices:
         yield from _partial_candidates(req, top + low)
 
 
-def _settings(req: _Request, num_ctx: int) -> list[Settings]:
+def _settings(req: Request, num_ctx: int) -> list[Settings]:
     """Default settings first, then the accelerated ones (if allowed and different).
 
     Above the native 32768 tokens flash attention is part of the default: without it the
@@ -325,14 +258,14 @@ def _settings(req: _Request, num_ctx: int) -> list[Settings]:
     return [base, req.accel]
 
 
-def _partial_candidates(req: _Request, ladder: list[str]) -> Iterator[_Candidate]:
+def _partial_candidates(req: Request, ladder: list[str]) -> Iterator[Candidate]:
     """Partial offload: q4_K_M (or the forced tag) first, at a CPU-friendly context."""
     preferred = [q for q in ladder if _rank(q) <= _rank(FLOOR_QUANT)] or ladder
     start = min(req.target_ctx, PARTIAL_CTX)
     for num_ctx in [start, *_halvings(start)]:
         for settings in reversed(_settings(req, num_ctx)):
             for quant in preferred:
-                yield _Candidate(quant, num_ctx, settings, "partial")
+                yield Candidate(quant, num_ctx, settings, "partial")
 
 
 def _halvings(num_ctx: int) -> list[int]:
@@ -343,71 +276,14 @@ def _halvings(num_ctx: int) -> list[int]:
     return out
 
 
-def _offload(req: _Request, cand: _Candidate) -> str | None:
-    """Where `cand` fits ("gpu", "partial", "cpu"), or None."""
-    if cand.stage == "partial":
-        return "partial" if _fits_partial(req, cand) else None
-    if req.devices:
-        return "gpu" if _fits_gpus(req.devices, cand, req.parallel) else None
-    if req.cpu_budget is None:  # nothing to check against: take the first (safest) choice
-        return "cpu" if cand.quant == req.ladder[0] else None
-    return "cpu" if _estimate(cand, req, "cpu").total_bytes <= _cap(req.cpu_budget) else None
-
-
-def _cap(usable: int) -> int:
-    return int(usable * (1 - HEADROOM))
-
-
-def _estimate(cand: _Candidate, req: _Request, offload: str) -> Estimate:
-    on_gpu = offload != "cpu"
-    return estimate(
-        cand.quant,
-        cand.num_ctx,
-        parallel=req.parallel,
-        kv_cache_type=cand.settings.kv_cache_type,
-        flash_attention=cand.settings.flash_attention,
-        devices=len(req.devices) if on_gpu else 1,
-        overhead_bytes=sum(d.reserve_bytes for d in req.devices) if on_gpu else 0,
-        partial=offload == "partial",
-    )
-
-
-def _fits_gpus(devices: Sequence[Device], cand: _Candidate, parallel: int) -> bool:
-    """One GPU: the whole estimate within the cap. Several: whole layers, split by room."""
-    est = estimate(
-        cand.quant,
-        cand.num_ctx,
-        parallel=parallel,
-        kv_cache_type=cand.settings.kv_cache_type,
-        flash_attention=cand.settings.flash_attention,
-        devices=len(devices),
-        overhead_bytes=sum(d.reserve_bytes for d in devices),
-    )
-    if len(devices) == 1:
-        return est.total_bytes <= _cap(devices[0].usable_bytes)
-    layers = ARCH.block_count + 1  # the output layer travels as one more block
-    per_layer = (est.weights_bytes + est.kv_cache_bytes) / layers
-    graph = est.compute_bytes // len(devices)
-    room = [_cap(d.usable_bytes) - graph - d.reserve_bytes for d in devices]
-    return sum(max(0, int(r // per_layer)) for r in room) >= layers
-
-
-def _fits_partial(req: _Request, cand: _Candidate) -> bool:
-    gpu = sum(_cap(d.usable_bytes) for d in req.devices)
-    ram = _cap(req.cpu_budget) if req.cpu_budget is not None else 0
-    unified = any(d.unified for d in req.devices)
-    pool = max(gpu, ram) if unified else gpu + ram
-    return _estimate(cand, req, "partial").total_bytes <= pool
-
-
 # -- building the answer ----------------------------------------------------------------
 
 
-def _build(profile: HardwareProfile, req: _Request, cand: _Candidate, offload: str) -> Plan:
+def _build(profile: HardwareProfile, req: Request, cand: Candidate, offload: str) -> Plan:
     from ._plan_text import explain
 
-    est = _estimate(cand, req, offload)
-    budget = _budget(req, offload)
+    est = estimate_for(cand, req, offload)
+    budget = budget_for(req, offload)
     env = server_env(cand.settings, req.parallel)
     reasons, warnings = explain(profile, req, cand, offload, est, budget, env)
     return Plan(
@@ -428,15 +304,6 @@ def _build(profile: HardwareProfile, req: _Request, cand: _Candidate, offload: s
     )
 
 
-def _budget(req: _Request, offload: str) -> int | None:
-    gpu = sum(d.usable_bytes for d in req.devices)
-    if offload == "gpu":
-        return gpu
-    if offload == "cpu":
-        return req.cpu_budget
-    return gpu + (req.cpu_budget or 0)
-
-
 def server_env(settings: Settings, parallel: int) -> dict[str, str]:
     """The Ollama server variables a plan relies on (global to the server)."""
     env = {"OLLAMA_NUM_PARALLEL": str(parallel)}
@@ -447,17 +314,21 @@ def server_env(settings: Settings, parallel: int) -> dict[str, str]:
     return env
 
 
-def _impossible(req: _Request) -> PlanError:
+def _impossible(req: Request) -> PlanError:
     quant = req.ladder[-1]
-    cand = _Candidate(
+    cand = Candidate(
         quant,
         MIN_CTX if req.target_ctx > MIN_CTX else req.target_ctx,
         req.accel or BASELINE,
         "impossible",
     )
-    need = _estimate(cand, req, "partial" if req.devices else "cpu").total_bytes
+    need = estimate_for(cand, req, "partial" if req.devices else "cpu").total_bytes
     have = sum(d.usable_bytes for d in req.devices) + (req.cpu_budget or 0)
-    what = f"{quant} at {cand.num_ctx} tokens" if req.forced else "even q2_K at 4096 tokens"
+    what = (
+        f"{quant} at {cand.num_ctx} tokens"
+        if req.forced
+        else f"even {quant} at {cand.num_ctx} tokens"
+    )
     return PlanError(
         f"{what} needs {_gib(need)} GiB; this machine has {_gib(have)} GiB to give it "
         f"({HEADROOM:.0%} kept as headroom)",
