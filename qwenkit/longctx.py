@@ -189,6 +189,7 @@ def build_long_variant(
     factor: float = 4.0,
     system: str | None = None,
     parameters: Mapping[str, Any] | None = None,
+    template: str | None = None,
     progress: StepProgress | None = None,
     models_dir: str | os.PathLike[str] | None = None,
     registry: str | None = None,
@@ -199,7 +200,8 @@ def build_long_variant(
     Steps, each announced by `StepStarted` or `StepSkipped`: `download` the base GGUF from
     the registry into `workdir` unless the server's blob is readable here, `extend` it,
     `upload` the blob, `create` the model (`CreateStatus` lines); then `LongVariantReady`.
-    The base model must be on the server: its template and parameters come from there.
+    The base model must be on the server: its template, parameters (stop tokens) and license
+    are copied from there; `system`, `parameters` and `template` override them.
     The extended file (as large as the base) is deleted once the server holds it, unless
     `keep_gguf`; a sidecar `<file>.json` remembers its digest so a rerun skips to `create`.
     """
@@ -218,7 +220,9 @@ def build_long_variant(
                                    report, models_dir, registry)  # fmt: skip
         done = yield from _upload(client, target, fresh, report)
     assert done.digest is not None
-    body = create_body(shown, model_name, target.name, done.digest, num_ctx, system, parameters)
+    body = create_body(
+        shown, model_name, target.name, done.digest, num_ctx, system, parameters, template
+    )
     yield from _create(client, model_name, num_ctx, body)
     if not keep_gguf:
         target.unlink(missing_ok=True)
@@ -341,6 +345,7 @@ def create_body(
     num_ctx: int,
     system: str | None = None,
     parameters: Mapping[str, Any] | None = None,
+    template: str | None = None,
 ) -> dict[str, Any]:
     """The `/api/create` body: the blob, plus what the base model would otherwise lose."""
     from .verify import parse_show_parameters
@@ -353,7 +358,7 @@ def create_body(
         "files": {file_name: digest},
         "parameters": params,
     }
-    template = getattr(shown, "template", None)
+    template = template or getattr(shown, "template", None)
     if template:
         body["template"] = template
     license_text = getattr(shown, "license", None)

@@ -255,7 +255,8 @@ def test_create_body_carries_template_stop_and_license() -> None:
         "template": "{{ .Prompt }}",
         "license": "Apache-2.0",
     }
-    assert create_body(shown, LONG, "x.gguf", "d", 1, system="Be brief.")["system"] == "Be brief."
+    custom = create_body(shown, LONG, "x.gguf", "d", 1, system="Be brief.", template="T")
+    assert (custom["system"], custom["template"]) == ("Be brief.", "T")
 
 
 def test_passkey_prompt_buries_the_fact_in_the_middle() -> None:
