@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from ._fit import BASELINE, CPU_RESERVE, HEADROOM, Candidate, Request, Settings, estimate_for
+from ._fit import (
+    BASELINE,
+    CPU_RESERVE,
+    HEADROOM,
+    LONG_BASELINE,
+    Candidate,
+    Request,
+    Settings,
+    estimate_for,
+)
 from ._memory import Estimate
 from .catalog import ARCH, GiB, quant_tag
 from .hardware import HardwareProfile
@@ -71,7 +80,8 @@ def _stage_lines(req: Request, cand: Candidate, offload: str) -> list[str]:
     from .planner import FLOOR_QUANT, MIN_CTX
 
     floor = FLOOR_QUANT if not req.forced else cand.quant
-    need = _total(req, floor, req.target_ctx, BASELINE, offload)
+    long = req.target_ctx > ARCH.context_length and req.accel is not None
+    need = _total(req, floor, req.target_ctx, LONG_BASELINE if long else BASELINE, offload)
     default = f"{floor} would need {_g(need)} at {req.target_ctx} tokens with default settings"
     if cand.stage == "target":
         return _better_line(req, cand, offload)
