@@ -731,3 +731,58 @@ def test_runs_as_a_process_with_state_and_log(tmp_path) -> None:
     chats = [entry for entry in logged if entry["path"] == "/api/chat"]
     assert chats[0]["json"]["model"] == "qk" and chats[0]["method"] == "POST"
     assert all(not entry["path"].startswith("/_fake/") for entry in logged)
+
+
+# -- scripting and version quirks --------------------------------------------------------
+
+
+def test_callable_script_sees_the_request(fake: FakeOllama, client: httpx.Client) -> None:
+    fake.add_local_model(Q4)
+    fake.chat_script.append(lambda request: f"ctx={request['options']['num_ctx']}")
+    body = chat(client, options={"num_ctx": 4096}, stream=False).json()
+    assert body["message"]["content"] == "ctx=4096"
+
+
+def test_recorded_headers_are_case_insensitive(fake: FakeOllama, client: httpx.Client) -> None:
+    client.get("/api/tags", headers={"Authorization": "Bearer k"})
+    recorded = fake.requests_to("/api/tags")[-1]
+    assert recorded.headers["authorization"] == recorded.headers["Authorization"] == "Bearer k"
+
+
+def test_old_versions_shape_tool_calls_differently() -> None:
+    tools = [{"type": "function", "function": {"name": "f", "parameters": {}}}]
+    shapes = {}
+    for version in ("0.12.5", "0.12.7", "0.12.11"):
+        with FakeOllama(version=version) as fake:
+            fake.add_local_model(Q4)
+            message = {"role": "user", "content": "x"}
+            body = {"model": Q4, "messages": [message], "tools": tools, "stream": False}
+            reply = httpx.post(fake.url + "/api/chat", json=body).json()
+            (shapes[version],) = reply["message"]["tool_calls"]
+    assert shapes["0.12.5"] == {"function": {"name": "f", "arguments": {}}}
+    assert shapes["0.12.7"] == {"function": {"index": 0, "name": "f", "arguments": {}}}
+    assert shapes["0.12.11"]["id"].startswith("call_")
+
+
+def test_open_webui_style_session(fake: FakeOllama, client: httpx.Client) -> None:
+    """What open-webui.md §6.5 says a stub must answer, in the order Open WebUI asks."""
+    fake.add_local_model(Q4, parameters={"num_ctx": 8192})
+    assert client.get("/api/tags").json()["models"][0]["name"] == Q4
+    assert client.get("/api/ps").json() == {"models": []}
+    message = {"role": "user", "content": "hi"}
+    streamed = lines(client.post("/api/chat", json={"model": Q4, "messages": [message]}))
+    assert streamed[-1]["done"] is True
+    title = chat(client, messages=[message], stream=False, options={"num_predict": 1000})
+    assert title.json()["done"] is True
+    assert client.get("/api/ps").json()["models"][0]["context_length"] == 8192
+    unload = client.post("/api/generate", json={"model": Q4, "keep_alive": 0, "prompt": ""})
+    assert lines(unload)[0]["done_reason"] == "unload"
+
+
+def test_top_logprobs_range_is_checked(fake: FakeOllama, client: httpx.Client) -> None:
+    fake.add_local_model(Q4)
+    got = chat(client, top_logprobs=21)
+    assert (got.status_code, got.json()) == (
+        400,
+        {"error": "top_logprobs must be between 0 and 20"},
+    )

@@ -64,7 +64,7 @@ def build(args: argparse.Namespace) -> FakeOllama:
         fake.add_local_model(spec.pop("name"), **spec)
     fake.faults.update(config.get("faults", {}))
     for reply in config.get("chat_script", []):
-        fake.chat_script.append(Reply(**reply) if isinstance(reply, dict) else reply)
+        fake.chat_script.append(Reply.from_json(reply))
     return fake
 
 

@@ -106,6 +106,9 @@ def parse_call(state: State, body: dict[str, Any], generate: bool) -> Call:
         raise HttpError(400, str(exc)) from None
     if generate and body.get("raw") and (body.get("template") or body.get("system")):
         raise HttpError(400, "raw mode does not support template, system, or context")
+    top = body.get("top_logprobs")
+    if isinstance(top, int) and not 0 <= top <= 20:
+        raise HttpError(400, "top_logprobs must be between 0 and 20")
     model = state.models.find(name)
     if model is None:
         raise HttpError(404, f"model '{name}' not found")
@@ -144,7 +147,7 @@ def chat(state: State, body: dict[str, Any], *, generate: bool = False) -> Strea
         done = _chunk(call, "", done=True) | {"done_reason": reason}
         return Stream(iter([done]), stream=stream, collect=_merge)
     check_format(body.get("format"))
-    reply = state.next_reply() or default_reply(call.messages, body.get("format"), call.tools)
+    reply = state.next_reply(body) or default_reply(call.messages, body.get("format"), call.tools)
     events = _answer_events(state, call, reply, started, load_ns)
     return Stream(events, stream=stream, collect=_merge)
 
@@ -185,7 +188,7 @@ def _answer_events(
         return
     for index, function in enumerate(answer.calls):
         chunk = _chunk(call, "")
-        calls = [{"id": call_id(), "function": {"index": index, **function}}]
+        calls = [_tool_call(state, index, function)]
         chunk["message"]["tool_calls"] = calls
         yield chunk
     if truncate:
@@ -195,6 +198,15 @@ def _answer_events(
     final = _chunk(call, "", done=True) | {"done_reason": done_reason}
     final.update(_metrics(call, generated, started, load_ns))
     yield final
+
+
+def _tool_call(state: State, index: int, function: dict[str, Any]) -> dict[str, Any]:
+    """`id` exists since v0.12.10; `index` 0 was omitted (omitempty) before v0.12.6."""
+    version = state.config.version_tuple()
+    shown = {"index": index, **function}
+    if version < (0, 12, 6) and index == 0:
+        del shown["index"]
+    return {"id": call_id(), "function": shown} if version >= (0, 12, 10) else {"function": shown}
 
 
 def _metrics(call: Call, eval_count: int, started: float, load_ns: int) -> dict[str, Any]:

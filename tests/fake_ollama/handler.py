@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 
 from . import routes
 from .protocol import NDJSON_TYPE, Body, Drop, HttpError, Pause, Stream, StreamError
-from .state import DEFAULT_STATUS_TEXT, Recorded, State
+from .state import DEFAULT_STATUS_TEXT, Headers, Recorded, State
 from .wire import go_json
 
 
@@ -90,8 +90,8 @@ class Handler(BaseHTTPRequestHandler):
         payload = _decode(raw) if raw and not path.startswith("/api/blobs/") else None
         state = self.server.state
         if not path.startswith("/_fake/"):
-            headers = {k.lower(): v for k, v in self.headers.items()}
-            state.record(Recorded(method, self.path, payload, headers))
+            recorded = Recorded(method, self.path, payload, Headers(self.headers.items()))
+            state.record(recorded)
         try:
             fault = state.faults.status_for(path)
             if fault is not None:

@@ -9,7 +9,7 @@ from typing import Any
 from . import chat, create, pull
 from .protocol import TEXT_TYPE, Body, HttpError, Response
 from .show import show_response
-from .state import State, StatusFault
+from .state import Reply, State, StatusFault
 from .wire import DIGEST, local_time, parse_name, sha256_hex
 
 
@@ -131,7 +131,7 @@ def control(state: State, method: str, path: str, payload: Any) -> Response:
         return Body(200, {"ok": True})
     if path == "/_fake/chat_script" and method == "POST":
         items = payload if isinstance(payload, list) else [payload]
-        state.chat_script.extend(items)
+        state.chat_script.extend(Reply.from_json(item) for item in items)
         return Body(200, {"ok": True})
     return Body(404, "404 page not found", TEXT_TYPE)
 

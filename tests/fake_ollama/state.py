@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -154,6 +154,22 @@ class Loaded:
         }
 
 
+class Headers(dict[str, str]):
+    """Request headers with case-insensitive lookups (stored lower-cased)."""
+
+    def __init__(self, items: Iterable[tuple[str, str]] = ()) -> None:
+        super().__init__((k.lower(), v) for k, v in items)
+
+    def __getitem__(self, key: str) -> str:
+        return super().__getitem__(key.lower())
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, str) and super().__contains__(key.lower())
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return super().get(key.lower(), default)
+
+
 @dataclass
 class Recorded:
     """One request as the fake received it."""
@@ -161,14 +177,14 @@ class Recorded:
     method: str
     path: str
     json: Any
-    headers: dict[str, str]
+    headers: Headers
 
     def as_json(self) -> dict[str, Any]:
         return {
             "method": self.method,
             "path": self.path,
             "json": self.json,
-            "headers": self.headers,
+            "headers": dict(self.headers),
         }
 
 
@@ -190,12 +206,23 @@ class Reply:
     done_reason: str | None = None
 
     @classmethod
-    def of(cls, item: Reply | str | dict[str, Any] | list[Any]) -> Reply:
+    def of(cls, item: ScriptItem, request: dict[str, Any]) -> Reply:
+        """A Reply from a script entry: Reply, text, JSON value, or callable(request)."""
+        if callable(item):
+            return cls.of(item(request), request)
         if isinstance(item, Reply):
             return item
         if isinstance(item, str):
             return cls(text=item)
         return cls(text=json.dumps(item))
+
+    @classmethod
+    def from_json(cls, item: Any) -> Reply | str:
+        """Script entries sent as JSON (state file, `/_fake/chat_script`): dicts are Replies."""
+        return cls(**item) if isinstance(item, dict) else str(item)
+
+
+ScriptItem = Reply | str | dict[str, Any] | list[Any] | Callable[[dict[str, Any]], "ScriptItem"]
 
 
 @dataclass
@@ -335,7 +362,7 @@ class State:
     loaded: dict[str, Loaded] = field(default_factory=dict)
     loads: list[tuple[str, int]] = field(default_factory=list)  # every (re)load: name, ctx
     requests: list[Recorded] = field(default_factory=list)
-    chat_script: list[Reply | str | dict[str, Any] | list[Any]] = field(default_factory=list)
+    chat_script: list[ScriptItem] = field(default_factory=list)
     faults: Faults = field(default_factory=Faults)
     lock: threading.RLock = field(default_factory=threading.RLock)
     log_hook: Callable[[Recorded], None] | None = None
@@ -353,9 +380,10 @@ class State:
         parsed = parse_name(name)
         return self.registry.get(parsed.key) if parsed else None
 
-    def next_reply(self) -> Reply | None:
+    def next_reply(self, request: dict[str, Any]) -> Reply | None:
         with self.lock:
-            return Reply.of(self.chat_script.pop(0)) if self.chat_script else None
+            item = self.chat_script.pop(0) if self.chat_script else None
+        return None if item is None else Reply.of(item, request)
 
     def ps(self) -> list[Loaded]:
         now = time.time()
