@@ -16,28 +16,46 @@ interruption: Ollama keeps partial downloads, and a create is atomic per model.
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Generator, Iterator, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any
 
 from . import pull as _pull
 from ._config import is_local_host, resolve_host
-from ._files import write_text_atomic
+from ._setup_events import (  # re-exported: part of the setup API
+    Cancelled,
+    Event,
+    ModelCreated,
+    ModelfileWritten,
+    Notice,
+    Planned,
+    Probed,
+    ServerReached,
+    Summary,
+)
+from ._setup_files import write_modelfile
+from ._setup_long import (
+    LONG_KEY,
+    build_long,
+    check_long_context,
+    check_long_input,
+    long_expected,
+    wants_long,
+)
 from .catalog import DEFAULT_CTX, quant_tag
 from .errors import ModelNotFoundError, OllamaUnavailableError, QwenkitError
 from .server_env import server_env_guide, version_notes
-from .verify import Check, ExpectedModel, model_differences, run_checks
+from .verify import Check, ExpectedModel, check_config, model_differences, run_checks
 
 if TYPE_CHECKING:
     from .client import Client
     from .hardware import HardwareProfile
+    from .longctx import LongEvent, StepProgress
     from .modelfile import Modelfile
     from .planner import Plan
 
 DEFAULT_VARIANTS: tuple[str, ...] = ("chat", "json", "agent")  # as `variants.DEFAULT_VARIANTS`
-STAMP_PREFIX = "# qwenkit-digest: "
 
 
 @dataclass(frozen=True)
@@ -56,85 +74,8 @@ class SetupOptions:
     pull_policy: _pull.RetryPolicy = field(default_factory=_pull.RetryPolicy)
     #: seconds without a byte on the pull stream before it counts as stalled
     stall_timeout: float = 120.0
-
-
-# ---------------------------------------------------------------------------- events
-
-
-@dataclass(frozen=True)
-class Event:
-    """Base of every setup event; `kind` names it in `--json` output."""
-
-    kind: ClassVar[str] = "event"
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"event": self.kind, **asdict(self)}
-
-
-@dataclass(frozen=True)
-class Probed(Event):
-    kind: ClassVar[str] = "probe"
-    profile: dict[str, Any]
-
-
-@dataclass(frozen=True)
-class Planned(Event):
-    kind: ClassVar[str] = "plan"
-    plan: dict[str, Any]
-
-
-@dataclass(frozen=True)
-class ServerReached(Event):
-    kind: ClassVar[str] = "server"
-    host: str
-    version: str
-
-
-@dataclass(frozen=True)
-class Notice(Event):
-    """A warning or a note the user should read; it never stops the flow."""
-
-    kind: ClassVar[str] = "warning"
-    message: str
-    level: str = "warning"
-
-
-@dataclass(frozen=True)
-class Cancelled(Event):
-    kind: ClassVar[str] = "cancelled"
-    reason: str = "plan not confirmed; nothing was changed"
-
-
-@dataclass(frozen=True)
-class ModelfileWritten(Event):
-    kind: ClassVar[str] = "modelfile"
-    model: str
-    path: str
-    result: str  # created / unchanged / replaced
-
-
-@dataclass(frozen=True)
-class ModelCreated(Event):
-    kind: ClassVar[str] = "create"
-    model: str
-    action: str  # created / updated / unchanged
-    detail: str = ""
-
-
-@dataclass(frozen=True)
-class Summary(Event):
-    kind: ClassVar[str] = "summary"
-    models: list[str]
-    plan: dict[str, Any]
-    modelfiles: list[str]
-    checks: list[dict[str, Any]]
-    server_env: dict[str, Any]
-    webui: list[str]
-    dry_run: bool = False
-
-    @property
-    def failed(self) -> list[dict[str, Any]]:
-        return [c for c in self.checks if c.get("status") == "fail"]
+    #: tokens of the pass-key test for the long variant (None: skip it)
+    long_check: int | None = None
 
 
 @dataclass(frozen=True)
@@ -156,11 +97,14 @@ def run_setup(
     confirm: Callable[[Plan], bool] | None = None,
     client: Client | None = None,
     profile: HardwareProfile | None = None,
-) -> Iterator[Event | _pull.PullEvent | Check]:
+    long_progress: StepProgress | None = None,
+) -> Iterator[Event | _pull.PullEvent | Check | LongEvent]:
     """Probe, plan, pull, write, create, verify; see the module docstring.
 
     `confirm` is asked once the plan and the server are known; returning False stops with
-    `Cancelled` before anything changes. `client`/`profile` replace the real ones in tests.
+    `Cancelled` before anything changes. `long_progress(step, done, total)` receives the
+    byte progress of the long variant's download/extend/upload. `client`/`profile` replace
+    the real ones in tests.
     """
     host = resolve_host(options.host)
     if profile is None:
@@ -172,45 +116,81 @@ def run_setup(
     yield Planned(chosen.to_dict())
     yield from _host_notes(host, options)
     if options.dry_run:
-        variants = _variants(chosen, options)
-        yield from _write_modelfiles(variants, options.force)
-        yield _summary(chosen, variants, [], [], dry_run=True)
+        yield from _dry_run(chosen, options)
         return
     owned = client is None
     api = client if client is not None else _connect(host, options)
+    run = _Run(api, host, profile, chosen, options, long_progress)
     try:
-        yield from _run_online(api, host, profile, chosen, options, confirm)
+        yield from _run_online(run, confirm)
     finally:
         if owned:
             api.close()
 
 
-def _run_online(
-    api: Client,
-    host: str,
-    profile: HardwareProfile,
-    chosen: Plan,
-    options: SetupOptions,
-    confirm: Callable[[Plan], bool] | None,
-) -> Iterator[Event | _pull.PullEvent | Check]:
-    version = _server_version(api, host)
-    yield ServerReached(host, version)
-    for note in version_notes(version, chosen.to_dict()):
-        yield Notice(note)
-    if confirm is not None and not confirm(chosen):
-        yield Cancelled()
-        return
-    yield from _pull_base(api, host, profile, chosen, options)
+@dataclass(frozen=True)
+class _Run:
+    """What every online step needs."""
+
+    api: Client
+    host: str
+    profile: HardwareProfile
+    chosen: Plan
+    options: SetupOptions
+    long_progress: StepProgress | None = None
+
+
+def _dry_run(chosen: Plan, options: SetupOptions) -> Iterator[Event]:
     variants = _variants(chosen, options)
     yield from _write_modelfiles(variants, options.force)
+    if wants_long(options.variants, chosen):
+        yield Notice("the long variant is built on the server; --dry-run skips it", "note")
+    yield _summary(chosen, variants, [], [], dry_run=True)
+
+
+def _run_online(
+    run: _Run, confirm: Callable[[Plan], bool] | None
+) -> Iterator[Event | _pull.PullEvent | Check | LongEvent]:
+    version = _server_version(run.api, run.host)
+    yield ServerReached(run.host, version)
+    for note in version_notes(version, run.chosen.to_dict()):
+        yield Notice(note)
+    if confirm is not None and not confirm(run.chosen):
+        yield Cancelled()
+        return
+    yield from _pull_base(run)
+    variants = _variants(run.chosen, run.options)
+    yield from _write_modelfiles(variants, run.options.force)
     for variant in variants:
-        yield _create(api, variant, chosen)
+        yield _create(run.api, variant, run.chosen)
+    long = yield from _long(run)
+    models = [v.name for v in variants] + ([long.name] if long else [])
     checks: list[Check] = []
-    if options.verify:
-        for check in _verify(api, variants, chosen, profile):
+    if run.options.verify:
+        for check in _verify(run, variants, long):
             checks.append(check)
             yield check
-    yield _summary(chosen, variants, [v.name for v in variants], checks)
+    yield _summary(run.chosen, variants, models, checks)
+
+
+def _long(run: _Run) -> Generator[Event | LongEvent, None, ExpectedModel | None]:
+    """The YaRN variant when asked for or needed; its expected shape for verification."""
+    if not wants_long(run.options.variants, run.chosen):
+        return None
+    from .variants import model_name
+
+    name = model_name(LONG_KEY, prefix=run.options.prefix)
+    models_dir = run.profile.models_dir if is_local_host(run.host) else None
+    action = yield from build_long(
+        run.api,
+        name,
+        run.chosen,
+        workdir=run.options.out / LONG_KEY,
+        models_dir=models_dir,
+        progress=run.long_progress,
+    )
+    yield ModelCreated(name, action)
+    return long_expected(name, run.chosen)
 
 
 def _plan(profile: HardwareProfile, options: SetupOptions) -> Plan:
@@ -249,21 +229,20 @@ def _server_version(api: Client, host: str) -> str:
 # ---------------------------------------------------------------------------- pull
 
 
-def _pull_base(
-    api: Client, host: str, profile: HardwareProfile, chosen: Plan, options: SetupOptions
-) -> Iterator[_pull.PullEvent]:
-    names = [m.name or m.model for m in api.list().models]
+def _pull_base(run: _Run) -> Iterator[_pull.PullEvent]:
+    chosen = run.chosen
+    names = [m.name or m.model for m in run.api.list().models]
     if _pull.model_present(names, chosen.tag):
         yield _pull.PullSkipped(chosen.tag)
         return
-    if is_local_host(host):
+    if is_local_host(run.host):
         need = quant_tag(chosen.quantization).size_bytes
-        _pull.check_disk_space(profile.disk_free_bytes, need, model=chosen.tag)
+        _pull.check_disk_space(run.profile.disk_free_bytes, need, model=chosen.tag)
     from .client import Client
 
     # Its own client: a read timeout here means a stalled download, not a slow model load.
-    with Client(host, timeout=options.stall_timeout) as puller:
-        yield from _pull.pull_model(puller, chosen.tag, policy=options.pull_policy)
+    with Client(run.host, timeout=run.options.stall_timeout) as puller:
+        yield from _pull.pull_model(puller, chosen.tag, policy=run.options.pull_policy)
 
 
 # ---------------------------------------------------------------------------- Modelfiles
@@ -289,45 +268,6 @@ def _variants(chosen: Plan, options: SetupOptions) -> list[_Variant]:
     return out
 
 
-def stamp(text: str) -> str:
-    """Append the digest line that lets a later run tell its own file from a user's edit.
-
-    >>> stamp("FROM x\\n").splitlines()[-1][:18]
-    '# qwenkit-digest: '
-    """
-    body = text if text.endswith("\n") else text + "\n"
-    return f"{body}{STAMP_PREFIX}{_digest(body)}\n"
-
-
-def is_pristine(text: str) -> bool:
-    """Whether `text` is exactly a file qwenkit stamped (no edit since it was written).
-
-    >>> is_pristine(stamp("FROM x\\n")), is_pristine(stamp("FROM x\\n").replace("x", "y"))
-    (True, False)
-    """
-    body, sep, last = text.rstrip("\n").rpartition("\n")
-    if not sep or not last.startswith(STAMP_PREFIX):
-        return False
-    return last[len(STAMP_PREFIX) :].strip() == _digest(body + "\n")
-
-
-def write_modelfile(path: Path, text: str, *, force: bool = False) -> str:
-    """Write a stamped Modelfile; replace an older qwenkit file, keep a user's edit.
-
-    Same text → `unchanged` (a rerun is a no-op). A file qwenkit wrote for another plan is
-    `replaced`. A file whose stamp no longer matches was edited, and needs `force`.
-    """
-    stamped = stamp(text)
-    if path.exists() and not force:
-        current = path.read_text(encoding="utf-8")
-        if current != stamped and not is_pristine(current):
-            raise QwenkitError(
-                f"{path} was edited since qwenkit wrote it; not overwriting your changes",
-                hint="keep your edits with another --out directory, or overwrite with --force",
-            )
-    return write_text_atomic(path, stamped, force=True)
-
-
 def _write_modelfiles(variants: Sequence[_Variant], force: bool) -> Iterator[ModelfileWritten]:
     for variant in variants:
         header = (
@@ -338,10 +278,6 @@ def _write_modelfiles(variants: Sequence[_Variant], force: bool) -> Iterator[Mod
         text = variant.modelfile.render(header=header)
         result = write_modelfile(variant.path, text, force=force)
         yield ModelfileWritten(variant.name, str(variant.path), result)
-
-
-def _digest(body: str) -> str:
-    return hashlib.sha256(body.encode("utf-8")).hexdigest()[:16]
 
 
 # ---------------------------------------------------------------------------- create
@@ -380,19 +316,24 @@ def _create(api: Client, variant: _Variant, chosen: Plan) -> ModelCreated:
 # ---------------------------------------------------------------------------- verify
 
 
-def _verify(
-    api: Client, variants: Sequence[_Variant], chosen: Plan, profile: HardwareProfile
-) -> Iterator[Check]:
+def _verify(run: _Run, variants: Sequence[_Variant], long: ExpectedModel | None) -> Iterator[Check]:
+    chosen = run.chosen
     by_key = {v.variant: v.name for v in variants}
     expected = [expected_model(v.name, v.modelfile, chosen.quantization) for v in variants]
     yield from run_checks(
-        api,
+        run.api,
         expected,
         json_model=by_key.get("json"),
         tools_model=by_key.get("agent"),
         placement=_placement(chosen),
-        smaller_plan=_describe_smaller(profile, chosen),
+        smaller_plan=_describe_smaller(run.profile, chosen),
     )
+    if long is None:
+        return
+    yield check_config(run.api, long)
+    yield check_long_context(run.api, long)
+    if run.options.long_check:
+        yield check_long_input(run.api, long.name, run.options.long_check, long.num_ctx)
 
 
 def _placement(chosen: Plan) -> Any:
@@ -442,3 +383,20 @@ def webui_next_steps() -> list[str]:
         "qwenkit webui compose   # a docker-compose file wired to this Ollama",
         "qwenkit webui sync      # register the qwenkit variants in a running Open WebUI",
     ]
+
+
+__all__ = [
+    "Cancelled",
+    "Event",
+    "ModelCreated",
+    "ModelfileWritten",
+    "Notice",
+    "Planned",
+    "Probed",
+    "ServerReached",
+    "SetupOptions",
+    "Summary",
+    "expected_model",
+    "run_setup",
+    "webui_next_steps",
+]

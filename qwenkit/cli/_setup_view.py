@@ -14,10 +14,17 @@ OK, FAIL, SKIP = "✓", "✗", "-"
 
 
 class JsonView:
-    """One JSON object per event; pull progress thinned to one line per percent."""
+    """One JSON object per event; byte progress thinned to one line per percent."""
 
     def __init__(self) -> None:
         self._last_percent = -1
+        self._last_long: tuple[str, int] = ("", -1)
+
+    def long_progress(self, step: str, done: int, total: int) -> None:
+        percent = int(100 * done / total) if total else 0
+        if (step, percent) != self._last_long:
+            self._last_long = (step, percent)
+            emit_json({"event": "long_progress", "step": step, "completed": done, "total": total})
 
     def show(self, event: Any) -> None:
         if event.kind == "pull_progress":
@@ -44,6 +51,14 @@ class HumanView:
             self._end_bar()
         if handler is not None:
             handler(event)
+
+    def long_progress(self, step: str, done: int, total: int) -> None:
+        """Byte progress of the long variant's download/extend/upload: one bar per step."""
+        label = f"long {step}"
+        if self.bar is None or self.bar.label != label:
+            self._end_bar()
+            self.bar = ProgressBar(label, total, stream=sys.stderr)
+        self.bar.update(done, total)
 
     def close(self) -> None:
         self._end_bar()
@@ -99,6 +114,18 @@ class HumanView:
 
     def _pull_done(self, event: Any) -> None:
         click.echo(f"{OK} pulled {event.model} ({format_bytes(event.total)})")
+
+    def _long_step(self, event: Any) -> None:
+        click.echo(f"  long: {event.step}: {event.detail}", err=True)
+
+    def _long_skip(self, event: Any) -> None:
+        click.echo(f"  long: {event.step} skipped ({event.reason})", err=True)
+
+    def _long_notice(self, event: Any) -> None:
+        click.secho(f"  long: {event.message}", fg="yellow", err=True)
+
+    def _long_ready(self, event: Any) -> None:
+        click.echo(f"{OK} {event.model}: GGUF context {event.context_length}")
 
     def _modelfile(self, event: Any) -> None:
         click.echo(f"{OK} {event.path} ({event.result})")

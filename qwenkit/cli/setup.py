@@ -48,6 +48,11 @@ EXIT_INTERRUPTED = 130
     show_default=True,
     help="Seconds without pull progress before the download is retried.",
 )
+@click.option(
+    "--long-check",
+    type=click.IntRange(min=1000),
+    help="Also test the long variant with a pass key buried in about N tokens.",
+)
 @json_option
 def setup(
     dry_run: bool,
@@ -60,6 +65,7 @@ def setup(
     out: Path,
     force: bool,
     stall_timeout: float,
+    long_check: int | None,
     as_json: bool,
 ) -> None:
     """Probe, plan, pull, create and verify the Qwen variants."""
@@ -80,12 +86,13 @@ def setup(
         force=force,
         dry_run=dry_run,
         stall_timeout=stall_timeout,
+        long_check=long_check,
     )
     view: Any = JsonView() if as_json else HumanView()
     confirm = None if (yes or dry_run) else _ask
     summary = None
     try:
-        for event in run_setup(options, confirm=confirm):
+        for event in run_setup(options, confirm=confirm, long_progress=view.long_progress):
             view.show(event)
             if isinstance(event, Summary):
                 summary = event
