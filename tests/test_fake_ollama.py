@@ -488,6 +488,13 @@ def test_delete_and_copy(fake: FakeOllama, client: httpx.Client) -> None:
     assert (again.status_code, again.json()) == (404, {"error": "model 'mine:v1' not found"})
 
 
+def test_deleting_the_last_user_of_a_blob_prunes_it(fake: FakeOllama, client: httpx.Client) -> None:
+    client.post("/api/pull", json={"model": Q4})
+    client.request("DELETE", "/api/delete", json={"model": Q4})
+    repull = model_layer_lines(lines(client.post("/api/pull", json={"model": Q4})))
+    assert len(repull) > 1 and "completed" not in repull[0]  # downloaded again from 0
+
+
 def test_embed_returns_unit_vectors(fake: FakeOllama, client: httpx.Client) -> None:
     fake.add_local_model(Q4)
     body = client.post("/api/embed", json={"model": Q4, "input": ["a", "b"]}).json()

@@ -77,6 +77,8 @@ def delete(state: State, payload: Any) -> Response:
         if model is None:
             raise HttpError(404, f"model '{name}' not found")
         state.unload(model)
+        still_used = {layer.digest for m in state.models.values() for layer in m.layers()}
+        state.present -= {layer.digest for layer in model.layers()} - still_used
     return Body(200, None)
 
 
