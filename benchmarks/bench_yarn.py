@@ -4,7 +4,8 @@ Builds the file in a temporary directory (deleted afterwards) with the real Qwen
 size (152,064 tokens, ~152k merges) so the header costs what the real one does. Each
 measurement runs in its own child process, which reports its own peak RSS (Linux `VmHWM`,
 else `getrusage(RUSAGE_SELF).ru_maxrss`); runs alternate between `shutil.copyfile` and
-`extend_context` and the medians are compared in this one run, so the figure is a ratio on this
+`extend_context`, each timed until its output is fsynced (disk speed, not page-cache speed),
+and the medians are compared in this one run, so the figure is a ratio on this
 machine, not an absolute speed.
 
     python benchmarks/bench_yarn.py [--size-mb 1024] [--rounds 3]
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import statistics
 import subprocess
@@ -37,6 +39,11 @@ def child(mode: str, src: str, dst: str) -> None:
         from qwenkit.yarn import extend_context
 
         extend_context(src, dst, overwrite=True)
+    fd = os.open(dst, os.O_RDONLY)  # time the bytes reaching the disk, not the page cache
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
     seconds = time.perf_counter() - start
     print(json.dumps({"mode": mode, "seconds": seconds, "peak_rss_mb": peak_rss_kb() / 1024}))
 
