@@ -8,9 +8,10 @@
 Also runnable: `python -m tests.fake_ollama --port 0 --library` prints its URL and serves.
 """
 
+from .faults import Faults, StatusFault
 from .library import PLAIN_TEMPLATE, QWEN_TEMPLATE
 from .server import QWEN_LIBRARY, FakeOllama
-from .state import Faults, Loaded, LocalModel, Recorded, Reply, StatusFault
+from .state import Loaded, LocalModel, Recorded, Reply
 
 __all__ = [
     "PLAIN_TEMPLATE",

@@ -11,8 +11,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from . import routes
+from .faults import DEFAULT_STATUS_TEXT
 from .protocol import NDJSON_TYPE, Body, Drop, HttpError, Pause, Stream, StreamError
-from .state import DEFAULT_STATUS_TEXT, Headers, Recorded, State
+from .state import Headers, Recorded, State
 from .wire import go_json
 
 

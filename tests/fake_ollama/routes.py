@@ -7,9 +7,10 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from . import chat, create, pull
+from .faults import StatusFault
 from .protocol import TEXT_TYPE, Body, HttpError, Response
 from .show import show_response
-from .state import Reply, State, StatusFault
+from .state import Reply, State
 from .wire import DIGEST, local_time, parse_name, sha256_hex
 
 

@@ -9,9 +9,10 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
 
+from .faults import Faults
 from .handler import FakeServer
 from .library import QWEN_LICENSE, QWEN_TEMPLATE, quantization_of, qwen2_model_info
-from .state import Config, Faults, Loaded, LocalModel, ModelTable, Recorded, RegistryModel, State
+from .state import Config, Loaded, LocalModel, ModelTable, Recorded, RegistryModel, State
 from .wire import fake_digest, parse_name, sha256_hex
 
 LIBRARY_SIZE = 4_683_073_952
