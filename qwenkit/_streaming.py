@@ -12,7 +12,6 @@ sync or async, streamed or not. That is what keeps `Client` and `AsyncClient` th
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Generator, Iterator
-from contextlib import aclosing, closing
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -159,7 +158,7 @@ class Stream(Generic[T]):
         self._chunks = chunks
 
     def __iter__(self) -> Iterator[T]:
-        return self
+        return self._chunks  # `for` loops run the generator directly: no wrapper per chunk
 
     def __next__(self) -> T:
         return next(self._chunks)
@@ -257,68 +256,65 @@ class AsyncGenerateStream(_AsyncFinal[GenerateResponse]):
 # --------------------------------------------------------------------------- building streams
 
 
-def chat_chunks(
-    lines: Iterator[bytes], host: str, box: _Box[ChatResponse]
-) -> Generator[ChatResponse, None, None]:
-    acc = ChatAccumulator()
-    with closing(parsed(lines, ChatResponse, host)) as chunks:
-        for chunk in chunks:
+def _merged(
+    lines: Iterator[bytes], cls: type[Any], host: str, acc: Any, box: _Box[Any]
+) -> Generator[Any, None, None]:
+    """Typed chunks, merged as they pass; the merged result lands in `box` at `done`.
+
+    One flat generator (no `parsed` layer) because this loop runs once per token.
+    """
+    add = acc.add
+    try:
+        for line in lines:
+            chunk = parse_line(cls, line, host)
+            add(chunk)
+            yield chunk
+            if chunk.done:
+                box.value = acc.result()
+                return
+        raise _truncated(host)
+    finally:
+        getattr(lines, "close", _nothing)()
+
+
+async def _amerged(
+    lines: AsyncIterator[bytes], cls: type[Any], host: str, acc: Any, box: _Box[Any]
+) -> AsyncGenerator[Any, None]:
+    try:
+        async for line in lines:
+            chunk = parse_line(cls, line, host)
             acc.add(chunk)
             yield chunk
-    box.value = acc.result()
-
-
-async def achat_chunks(
-    lines: AsyncIterator[bytes], host: str, box: _Box[ChatResponse]
-) -> AsyncIterator[ChatResponse]:
-    acc = ChatAccumulator()
-    async with aclosing(aparsed(lines, ChatResponse, host)) as chunks:
-        async for chunk in chunks:
-            acc.add(chunk)
-            yield chunk
-    box.value = acc.result()
-
-
-def generate_chunks(
-    lines: Iterator[bytes], host: str, box: _Box[GenerateResponse]
-) -> Generator[GenerateResponse, None, None]:
-    acc = GenerateAccumulator()
-    with closing(parsed(lines, GenerateResponse, host)) as chunks:
-        for chunk in chunks:
-            acc.add(chunk)
-            yield chunk
-    box.value = acc.result()
-
-
-async def agenerate_chunks(
-    lines: AsyncIterator[bytes], host: str, box: _Box[GenerateResponse]
-) -> AsyncIterator[GenerateResponse]:
-    acc = GenerateAccumulator()
-    async with aclosing(aparsed(lines, GenerateResponse, host)) as chunks:
-        async for chunk in chunks:
-            acc.add(chunk)
-            yield chunk
-    box.value = acc.result()
+            if chunk.done:
+                box.value = acc.result()
+                return
+        raise _truncated(host)
+    finally:
+        closer = getattr(lines, "aclose", None)
+        if closer is not None:
+            await closer()
 
 
 def chat_stream(lines: Iterator[bytes], host: str) -> ChatStream:
     box: _Box[ChatResponse] = _Box()
-    return ChatStream(chat_chunks(lines, host, box), box)
+    return ChatStream(_merged(lines, ChatResponse, host, ChatAccumulator(), box), box)
 
 
 def achat_stream(lines: AsyncIterator[bytes], host: str) -> AsyncChatStream:
     box: _Box[ChatResponse] = _Box()
-    return AsyncChatStream(achat_chunks(lines, host, box), box)
+    return AsyncChatStream(_amerged(lines, ChatResponse, host, ChatAccumulator(), box), box)
 
 
 def generate_stream(lines: Iterator[bytes], host: str) -> GenerateStream:
     box: _Box[GenerateResponse] = _Box()
-    return GenerateStream(generate_chunks(lines, host, box), box)
+    return GenerateStream(_merged(lines, GenerateResponse, host, GenerateAccumulator(), box), box)
 
 
 def agenerate_stream(lines: AsyncIterator[bytes], host: str) -> AsyncGenerateStream:
     box: _Box[GenerateResponse] = _Box()
-    return AsyncGenerateStream(agenerate_chunks(lines, host, box), box)
+    return AsyncGenerateStream(
+        _amerged(lines, GenerateResponse, host, GenerateAccumulator(), box), box
+    )
 
 
 # --------------------------------------------------------------------------- flow drivers

@@ -141,6 +141,7 @@ class _ChatPlan:
     max_retries: int
     run_tools: bool
     max_rounds: int
+    first: ChatRequest | None = None
 
     def request(self, messages: builtins.list[dict[str, Any]] | None = None) -> ChatRequest:
         result: ChatRequest = build(ChatRequest, **self.base, messages=messages or self.messages)
@@ -201,7 +202,7 @@ def _plan_chat(
         run_tools=kw.get("run_tools", False),
         max_rounds=kw.get("max_tool_rounds", 8),
     )
-    plan.request()  # validate now, before anything is sent
+    plan.first = plan.request()  # validate now, before anything is sent
     return plan
 
 
@@ -578,7 +579,8 @@ class Client:
             max_retries=max_retries, run_tools=run_tools, max_tool_rounds=max_tool_rounds,
         )  # fmt: skip
         if plan.simple:
-            return self._chat_stream(plan.request()) if stream else self._chat_once(plan.request())
+            first = plan.first or plan.request()
+            return self._chat_stream(first) if stream else self._chat_once(first)
         if run_tools and plan.toolset is not None and plan.toolset.has_async:
             raise ToolError("async tools need qwenkit.AsyncClient", hint="or pass sync functions")
         flow = plan.flow()
@@ -797,8 +799,8 @@ class AsyncClient:
         plan = _plan_chat(model, messages, stream, **kw)
         if plan.simple:
             if stream:
-                return self._chat_stream(plan.request())
-            return await self._chat_once(plan.request())
+                return self._chat_stream(plan.first or plan.request())
+            return await self._chat_once(plan.first or plan.request())
         flow = plan.flow()
         if stream:
             return astream_flow(flow, self._chat_stream)
