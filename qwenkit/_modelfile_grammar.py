@@ -1,9 +1,9 @@
 """Ollama's Modelfile grammar, rune for rune: tokenising, quoting, and Go value typing.
 
-This is the low level under `qwenkit.modelfile`. It mirrors `parser.ParseFile`,
-`parser.quote`/`unquote` and the `strconv` calls in `api.FormatParams` (Ollama v0.33), so a
-file qwenkit reads or writes means exactly what it means to `ollama create`. The state machine
-and its quirks are described in `shared/reference/ollama-api.md` §1.
+This is the low level under `qwenkit.modelfile`. It mirrors `parser.ParseFile` and
+`parser.quote`/`unquote` (Ollama v0.33), so a file qwenkit reads or writes means exactly what
+it means to `ollama create`. The state machine and its quirks are described in
+`shared/reference/ollama-api.md` §1; parameter typing lives in `_modelfile_params`.
 
 Known, deliberate limits: printability follows Python's Unicode tables (the same definition
 as Go's `strconv.IsPrint`, possibly an older Unicode version), and `str` input is taken as
@@ -12,10 +12,9 @@ already decoded (only a leading BOM is dropped).
 
 from __future__ import annotations
 
-import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from fractions import Fraction
 
 from .errors import ModelfileError
 
@@ -148,88 +147,103 @@ def _eof_error(partial: str | None = None) -> ModelfileError:
 
 def tokenize(text: str) -> list[Command]:
     """Split Modelfile text into commands exactly as `parser.ParseFile` does (§1.2)."""
-    commands: list[Command] = []
-    state = "nil"
-    line = start = 1
-    word: list[str] = []  # keyword, parameter name or role being read
-    value = _ValueBuffer()
-    name = role = ""
-    for ch in text:
+    return _Tokenizer().run(text)
+
+
+class _Tokenizer:
+    """Ollama's state machine: one method per state, fed one character at a time.
+
+    Line numbers count every CR and every LF before the character is handled, as Ollama does
+    (so CRLF files report doubled numbers, and an error at a line break names the next line).
+    """
+
+    def __init__(self) -> None:
+        self.commands: list[Command] = []
+        self.state: Callable[[str], None] = self._idle
+        self.line = self.start = 1
+        self.word: list[str] = []  # keyword, parameter name or role being read
+        self.value = _ValueBuffer()
+        self.name = self.role = ""
+
+    def run(self, text: str) -> list[Command]:
+        for ch in text:
+            if ch in _NEWLINES:
+                self.line += 1
+            self.state(ch)
+        return self._finish()
+
+    def _idle(self, ch: str) -> None:
+        if ch == "#":
+            self.state = self._comment
+        elif ch not in _BLANKS and ch not in _NEWLINES:
+            self.state, self.start = self._keyword, self.line
+            self.word = [ch] if ch.isprintable() else []  # a dropped rune still starts a name
+
+    def _comment(self, ch: str) -> None:
         if ch in _NEWLINES:
-            line += 1
-        if state == "value":
-            if ch in _NEWLINES:
-                finished = value.unquoted()
-                if finished is not None:
-                    commands.append(Command(name, finished, start, role or None))
-                    state, role, value = "nil", "", _ValueBuffer()
-                    continue
-                value.append(ch)
-            elif ch in _BLANKS or ch.isprintable():
-                value.append(ch)
-        elif state == "nil":
-            if ch == "#":
-                state = "comment"
-            elif ch not in _BLANKS and ch not in _NEWLINES:
-                state, start = "name", line
-                word = [ch] if ch.isprintable() else []
-        elif state == "comment":
-            if ch in _NEWLINES:
-                state = "nil"
-        elif state == "name":
-            if ch in _ASCII_ALPHA:
-                word.append(ch)
-            elif ch in _BLANKS:
-                state, name = _after_keyword("".join(word), line)
-                word = []
+            self.state = self._idle
+
+    def _keyword(self, ch: str) -> None:
+        if ch in _ASCII_ALPHA:
+            self.word.append(ch)
+            return
+        keyword = "".join(self.word).lower()
+        if ch not in _BLANKS or keyword not in COMMANDS:
+            raise _parser_error(self.line, ERR_COMMAND)
+        self.word = []
+        if keyword == "parameter":
+            self.state = self._parameter
+        elif keyword == "message":
+            self.state, self.name = self._role, "message"
+        else:
+            self.state, self.name = self._value, "model" if keyword == "from" else keyword
+
+    def _parameter(self, ch: str) -> None:
+        if ch in _PARAM_NAME_CHARS:
+            self.word.append(ch)
+        elif ch in _BLANKS:  # exactly one separator: a second blank starts the value
+            self.state, self.name, self.word = self._value, "".join(self.word), []
+        else:
+            raise _eof_error("".join(self.word))
+
+    def _role(self, ch: str) -> None:
+        if ch in _ASCII_ALPHA:
+            self.word.append(ch)
+        elif ch in _BLANKS:
+            self.role = "".join(self.word)
+            if self.role not in ROLES:
+                raise _parser_error(self.line, ERR_ROLE)
+            self.state, self.word = self._value, []
+        else:
+            raise _eof_error("".join(self.word))
+
+    def _value(self, ch: str) -> None:
+        if ch in _NEWLINES:
+            finished = self.value.unquoted()
+            if finished is None:  # a quote is still open: the line break is part of the value
+                self.value.append(ch)
             else:
-                raise _parser_error(line, ERR_COMMAND)
-        elif state == "parameter":
-            if ch in _PARAM_NAME_CHARS:
-                word.append(ch)
-            elif ch in _BLANKS:
-                state, name, word = "value", "".join(word), []
-            else:
-                raise _eof_error("".join(word))
-        else:  # message role
-            if ch in _ASCII_ALPHA:
-                word.append(ch)
-            elif ch in _BLANKS:
-                role = "".join(word)
-                if role not in ROLES:
-                    raise _parser_error(line, ERR_ROLE)
-                state, word = "value", []
-            else:
-                raise _eof_error("".join(word))
-    return _finish(commands, state, value, name, role, start)
+                self._emit(finished)
+                self.state = self._idle
+        elif ch in _BLANKS or ch.isprintable():
+            self.value.append(ch)
 
+    def _emit(self, args: str) -> None:
+        self.commands.append(Command(self.name, args, self.start, self.role or None))
+        self.role, self.value = "", _ValueBuffer()
 
-def _after_keyword(keyword: str, line: int) -> tuple[str, str]:
-    """Next state and stored command name once a keyword is followed by a blank."""
-    lowered = keyword.lower()
-    if lowered not in COMMANDS:
-        raise _parser_error(line, ERR_COMMAND)
-    if lowered == "parameter":
-        return "parameter", ""
-    if lowered == "message":
-        return "role", "message"
-    return "value", "model" if lowered == "from" else lowered
-
-
-def _finish(
-    commands: list[Command], state: str, value: _ValueBuffer, name: str, role: str, start: int
-) -> list[Command]:
-    """EOF handling: flush a complete value, fail on anything half-read, require FROM."""
-    if state == "value":
-        finished = value.unquoted()
-        if finished is None:
+    def _finish(self) -> list[Command]:
+        """EOF: flush a complete value, fail on anything half-read, require FROM."""
+        if self.state == self._value:
+            finished = self.value.unquoted()
+            if finished is None:
+                raise _eof_error()
+            self._emit(finished)
+        elif self.state not in (self._idle, self._comment):
             raise _eof_error()
-        commands.append(Command(name, finished, start, role or None))
-    elif state not in ("nil", "comment"):
-        raise _eof_error()
-    if not any(cmd.name == "model" for cmd in commands):
-        raise ModelfileError(ERR_NO_FROM, hint="add a line such as `FROM qwen2.5:7b-instruct`")
-    return commands
+        if not any(cmd.name == "model" for cmd in self.commands):
+            raise ModelfileError(ERR_NO_FROM, hint="add a line such as `FROM qwen2.5:7b-instruct`")
+        return self.commands
 
 
 # --------------------------------------------------------------------------- writing values
@@ -267,142 +281,3 @@ def quote(value: str) -> str:
     ):
         return value
     return f'"""{value}"""'
-
-
-# --------------------------------------------------------------------------- Go value typing
-
-_INT64_MIN, _INT64_MAX = -(1 << 63), (1 << 63) - 1
-_GO_INT = re.compile(r"[+-]?[0-9]+", re.ASCII)
-_GO_BOOL = {"1": True, "t": True, "T": True, "TRUE": True, "true": True, "True": True}
-_GO_BOOL |= {"0": False, "f": False, "F": False, "FALSE": False, "false": False, "False": False}
-_GO_DEC_FLOAT = re.compile(
-    r"(?P<sign>[+-]?)(?P<int>[0-9_]*)(?:\.(?P<frac>[0-9_]*))?(?:[eE](?P<exp>[+-]?[0-9][0-9_]*))?",
-    re.ASCII,
-)
-_GO_HEX_FLOAT = re.compile(
-    r"(?P<sign>[+-]?)0[xX](?P<int>[0-9a-fA-F_]*)(?:\.(?P<frac>[0-9a-fA-F_]*))?"
-    r"[pP](?P<exp>[+-]?[0-9][0-9_]*)",
-    re.ASCII,
-)
-_GO_SPECIAL = re.compile(r"[+-]?(?:inf|infinity)|nan", re.IGNORECASE)
-_F32_MAX_EXP, _F32_MIN_EXP, _F32_MANT = 127, -126, 23
-_SIG_DIGITS = 120  # enough decimal digits to round any value to float32 exactly
-
-
-def go_parse_int(text: str) -> int:
-    """`strconv.ParseInt(text, 10, 64)`: sign and ASCII digits only, int64 range."""
-    if not _GO_INT.fullmatch(text):
-        raise ValueError(text)
-    number = int(text)
-    if not _INT64_MIN <= number <= _INT64_MAX:
-        raise ValueError(text)
-    return number
-
-
-def go_parse_bool(text: str) -> bool:
-    """`strconv.ParseBool`: only Go's twelve spellings."""
-    try:
-        return _GO_BOOL[text]
-    except KeyError:
-        raise ValueError(text) from None
-
-
-def go_parse_float32(text: str) -> float:
-    """`strconv.ParseFloat(text, 32)`, as the shortest decimal that names the same float32.
-
-    That is the number Go's JSON encoder sends for a float32, so it is what the server sees.
-    Infinity and NaN parse in Go but cannot be sent as JSON, so they are refused here.
-    """
-    if _GO_SPECIAL.fullmatch(text):
-        raise ValueError(f"{text} is not finite")
-    exact = _go_float_literal(text)
-    return float(format_float32(round_to_float32(exact)))
-
-
-def _go_float_literal(text: str) -> Fraction:
-    """The exact value of a Go float literal accepted by `strconv.ParseFloat`."""
-    hexa = _GO_HEX_FLOAT.fullmatch(text)
-    match = hexa or _GO_DEC_FLOAT.fullmatch(text)
-    if match is None or not _underscores_ok(text):
-        raise ValueError(text)
-    int_digits = (match["int"] or "").replace("_", "")
-    frac_digits = (match["frac"] or "").replace("_", "")
-    if not int_digits + frac_digits:
-        raise ValueError(text)
-    exponent = int(match["exp"].replace("_", "")) if match["exp"] else 0
-    sign = -1 if match["sign"] == "-" else 1
-    if hexa:
-        mantissa = int(int_digits + frac_digits, 16)
-        return sign * Fraction(mantissa) * Fraction(2) ** (exponent - 4 * len(frac_digits))
-    return sign * _decimal_fraction(int_digits + frac_digits, exponent - len(frac_digits))
-
-
-def _decimal_fraction(digits: str, exponent: int) -> Fraction:
-    """digits × 10**exponent, clamped far outside float32 range and with a sticky last digit."""
-    stripped = digits.lstrip("0")
-    if not stripped:
-        return Fraction(0)
-    if len(stripped) > _SIG_DIGITS:
-        sticky = "1" if stripped[_SIG_DIGITS:].strip("0") else ""
-        exponent += len(stripped) - _SIG_DIGITS - len(sticky)
-        stripped = stripped[:_SIG_DIGITS] + sticky
-    magnitude = len(stripped) + exponent  # value < 10**magnitude
-    if magnitude > 60:
-        return Fraction(10) ** 60  # certainly overflows float32
-    if magnitude < -60:
-        return Fraction(0)  # certainly underflows to zero
-    return Fraction(int(stripped)) * Fraction(10) ** exponent
-
-
-def _underscores_ok(text: str) -> bool:
-    """Go's `underscoreOK`: `_` only between digits, or between a base prefix and a digit."""
-    body = text[1:] if text[:1] in "+-" else text
-    saw, i, hexa = "^", 0, False
-    if len(body) >= 2 and body[0] == "0" and body[1].lower() in "box":
-        saw, i, hexa = "0", 2, body[1].lower() == "x"
-    for ch in body[i:]:
-        if ch in "0123456789" or (hexa and ch.lower() in "abcdef"):
-            saw = "0"
-        elif ch == "_":
-            if saw != "0":
-                return False
-            saw = "_"
-        elif saw == "_":
-            return False
-        else:
-            saw = "!"
-    return saw != "_"
-
-
-def round_to_float32(value: Fraction) -> float:
-    """Round an exact value to the nearest float32 (ties to even); overflow is ValueError."""
-    if value == 0:
-        return 0.0
-    sign = -1.0 if value < 0 else 1.0
-    magnitude = abs(value)
-    exp = magnitude.numerator.bit_length() - magnitude.denominator.bit_length()
-    if Fraction(2) ** exp > magnitude:
-        exp -= 1
-    ulp_exp = max(exp, _F32_MIN_EXP) - _F32_MANT
-    scaled = magnitude / Fraction(2) ** ulp_exp
-    mantissa, rest = divmod(scaled.numerator, scaled.denominator)
-    if 2 * rest > scaled.denominator or (2 * rest == scaled.denominator and mantissa % 2):
-        mantissa += 1
-    if mantissa.bit_length() + ulp_exp > _F32_MAX_EXP + 1:
-        raise ValueError("out of float32 range")
-    return sign * math.ldexp(mantissa, ulp_exp)
-
-
-def format_float32(value: float) -> str:
-    """The shortest decimal that reads back as the same float32 (what Go's JSON prints)."""
-    if not math.isfinite(value):
-        raise ValueError(f"{value} is not finite")
-    target = round_to_float32(Fraction(value))
-    for digits in range(1, 10):
-        text = f"{target:.{digits}g}"
-        try:
-            if round_to_float32(Fraction(text)) == target:
-                return text
-        except ValueError:  # a short rounding of the largest float32 can overflow
-            continue
-    return repr(target)  # unreachable: 9 significant digits always identify a float32

@@ -17,21 +17,19 @@ SYSTEM Be brief.
 
 from __future__ import annotations
 
-import math
 import os
 import re
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from fractions import Fraction
 from pathlib import Path
-from typing import Any, TypeAlias
+from typing import Any
 
 from . import _modelfile_grammar as grammar
+from . import _modelfile_params as params
+from ._modelfile_params import ParamValue
 from .errors import ModelfileError
 from .options import DEPRECATED_PARAMETERS, PARAMETER_KINDS
-
-ParamValue: TypeAlias = int | float | bool | list[str]
 
 #: Single-valued text instructions, in the order `render` writes them after MESSAGE/LICENSE.
 _TRAILING_TEXT = ("renderer", "parser", "requires", "draft")
@@ -232,7 +230,7 @@ class Modelfile:
             if name in DEPRECATED_PARAMETERS:
                 _warn_deprecated(name, stacklevel=5)
                 continue
-            normalized[name] = _normalize_parameter(name, value)
+            normalized[name] = params.normalize_parameter(name, value)
         self.parameters = normalized
 
 
@@ -258,52 +256,12 @@ def _apply(values: dict[str, Any], command: grammar.Command) -> None:
     elif name in DEPRECATED_PARAMETERS:
         _warn_deprecated(name, stacklevel=4)
     else:
-        typed = _parse_parameter(name, args, command.line)
-        params = values["parameters"]
+        typed = params.parse_parameter(name, args, command.line)
+        held = values["parameters"]
         if isinstance(typed, list):
-            params.setdefault(name, []).extend(typed)
+            held.setdefault(name, []).extend(typed)
         else:
-            params[name] = typed
-
-
-def _parse_parameter(name: str, raw: str, line: int | None = None) -> ParamValue:
-    """Type a PARAMETER value as `api.FormatParams` does, with its error texts."""
-    kind = PARAMETER_KINDS.get(name)
-    if kind is None:
-        raise _unknown_parameter(name, line)
-    if kind == "list":
-        return [raw]
-    parse = {
-        "int": grammar.go_parse_int,
-        "float": grammar.go_parse_float32,
-        "bool": grammar.go_parse_bool,
-    }[kind]
-    try:
-        return parse(raw)
-    except ValueError:
-        raise ModelfileError(
-            f"invalid {kind} value [{raw}]",
-            line=line,
-            field="parameters",
-            hint=_KIND_HINTS[kind],
-        ) from None
-
-
-_KIND_HINTS = {
-    "int": "write a base-10 integer such as 8192 (no decimals, spaces, 0x or _)",
-    "float": "write a finite number such as 0.7 that fits in a float32",
-    "bool": "write true or false",
-}
-
-
-def _unknown_parameter(name: str, line: int | None = None) -> ModelfileError:
-    known = ", ".join(PARAMETER_KINDS)
-    return ModelfileError(
-        f"unknown parameter '{name}'",
-        line=line,
-        field="parameters",
-        hint=f"parameter names are case-sensitive; valid ones: {known}",
-    )
+            held[name] = typed
 
 
 def _warn_deprecated(name: str, *, stacklevel: int) -> None:
@@ -356,48 +314,6 @@ def _message(item: object, index: int) -> dict[str, str]:
     return {"role": role, "content": _text(content, "messages")}
 
 
-def _normalize_parameter(name: object, value: object) -> ParamValue:
-    """A constructed parameter checked and typed as if it had been parsed."""
-    if not isinstance(name, str) or name not in PARAMETER_KINDS:
-        raise _unknown_parameter(str(name))
-    kind = PARAMETER_KINDS[name]
-    expected = {"int": "an int", "float": "a number", "bool": "a bool", "list": "a list of str"}
-    field_name = f"parameters.{name}"
-    ok = {
-        "int": isinstance(value, int) and not isinstance(value, bool),
-        "float": isinstance(value, (int, float)) and not isinstance(value, bool),
-        "bool": isinstance(value, bool),
-        "list": isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value),
-    }[kind]
-    if not ok:
-        raise ModelfileError(
-            f"parameter {name} must be {expected[kind]}, not {value!r}", field=field_name
-        )
-    if isinstance(value, (list, tuple)):
-        return list(value)
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, int) and kind == "int":
-        if not -(1 << 63) <= value < (1 << 63):
-            raise ModelfileError(f"invalid int value [{value}]", field=field_name)
-        return value
-    assert isinstance(value, (int, float))
-    return _float32(name, value)
-
-
-def _float32(name: str, value: float) -> float:
-    try:
-        if not math.isfinite(value):
-            raise ValueError(value)
-        return float(grammar.format_float32(grammar.round_to_float32(Fraction(value))))
-    except ValueError:
-        raise ModelfileError(
-            f"invalid float value [{value}]",
-            field=f"parameters.{name}",
-            hint=_KIND_HINTS["float"],
-        ) from None
-
-
 # ---------------------------------------------------------------------- render helpers
 
 
@@ -431,7 +347,7 @@ def _parameter_lines(parameters: Mapping[str, ParamValue]) -> list[str]:
         elif isinstance(value, bool):
             lines.append(f"PARAMETER {name} {'true' if value else 'false'}")
         elif isinstance(value, float):
-            lines.append(f"PARAMETER {name} {grammar.format_float32(value)}")
+            lines.append(f"PARAMETER {name} {params.format_float32(value)}")
         else:
             lines.append(f"PARAMETER {name} {value}")
     return lines

@@ -17,7 +17,7 @@ import pytest
 from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 
-from qwenkit import _modelfile_grammar as grammar
+from qwenkit import _modelfile_params as params
 from qwenkit.errors import ModelfileError
 from qwenkit.modelfile import Modelfile
 
@@ -189,7 +189,7 @@ def test_floats_are_held_as_the_float32_ollama_stores(value: float) -> None:
     as_f32 = struct.unpack("f", struct.pack("f", value))[0]
     assert struct.unpack("f", struct.pack("f", held))[0] == as_f32
     # and it is held as the shortest decimal naming that float32 (what Go's JSON sends)
-    text = grammar.format_float32(held)
+    text = params.format_float32(held)
     assert float(text) == held
     mantissa = text.lstrip("-").split("e")[0].replace(".", "").lstrip("0")
     for digits in range(1, len(mantissa)):
