@@ -63,7 +63,9 @@ def _webui(url: str, host: str | None, prefix: str) -> dict[str, Any]:
 def render(report: Any) -> list[str]:
     """The report as lines: server, variants, loaded models, pitfalls, Open WebUI."""
     if not report.reachable:
-        return [f"✗ Ollama at {report.host}: {report.error}", *_pitfall_lines(report)]
+        hints = [f"    hint: {p.hint}" for p in report.pitfalls if p.hint]
+        webui = _webui_lines(report.webui) if report.webui is not None else []
+        return [f"✗ {report.error}", *hints, *webui]
     lines = [f"✓ Ollama {report.version} at {report.host}", "variants:"]
     for v in report.variants:
         match = {True: "matches its Modelfile", False: "DIFFERS from its Modelfile"}.get(
