@@ -125,15 +125,7 @@ class Modelfile:
         `base_dir`, default the current directory); otherwise it is a model name. ADAPTER and
         DRAFT must exist, as `ollama create` requires. Keys are base names.
         """
-        found: dict[str, Path] = {}
-        for _, name, path in self._local_entries(base_dir):
-            if found.get(name, path) != path:
-                raise ModelfileError(
-                    f"two local files share the name {name!r}: {found[name]} and {path}",
-                    hint="rename one; Ollama identifies uploaded files by base name",
-                )
-            found[name] = path
-        return found
+        return {name: path for _, name, path in self._local_entries(base_dir)}
 
     def to_create_request(
         self,
@@ -161,26 +153,32 @@ class Modelfile:
                 field="adapters",
             )
         body: dict[str, Any] = {"model": model}
-        self.local_files(base_dir)  # refuses clashing names before anything is built
         for kind, name, path in self._local_entries(base_dir):
             body.setdefault(kind, {})[name] = _digest_for(name, path, blobs or {})
         if "files" not in body:
             body["from"] = self.from_
-        for name in ("template", "system", "renderer", "parser"):
-            if getattr(self, name):
-                body[name] = getattr(self, name)
+        body.update(self._json_fields())
+        return body
+
+    def _json_fields(self) -> dict[str, Any]:
+        """Everything but the model source, as `/api/create` fields (empty ones left out)."""
+        fields: dict[str, Any] = {
+            name: getattr(self, name)
+            for name in ("template", "system", "renderer", "parser")
+            if getattr(self, name)
+        }
         if self.parameters:
-            body["parameters"] = {
+            fields["parameters"] = {
                 name: list(value) if isinstance(value, list) else value
                 for name, value in self.parameters.items()
             }
         if self.messages:
-            body["messages"] = [dict(message) for message in self.messages]
+            fields["messages"] = [dict(message) for message in self.messages]
         if self.license:
-            body["license"] = list(self.license)
+            fields["license"] = list(self.license)
         if self.requires:
-            body["requires"] = self.requires.removeprefix("v")
-        return body
+            fields["requires"] = self.requires.removeprefix("v")
+        return fields
 
     def _local_entries(self, base_dir: Path | None) -> list[tuple[str, str, Path]]:
         """(request key, short name, absolute path) for each local file, in request order."""
@@ -208,6 +206,7 @@ class Modelfile:
                         hint=f"{label} must name an existing local file",
                     )
                 entries.append((key, path.name, path))
+        _refuse_name_clashes(entries)
         return entries
 
     # ------------------------------------------------------------------ checks
@@ -368,6 +367,17 @@ def _expand_path(raw: str, base: Path) -> Path:
     if raw.startswith("~"):
         return Path(os.path.abspath(os.path.expanduser(raw)))
     return Path(os.path.abspath(base / raw))
+
+
+def _refuse_name_clashes(entries: list[tuple[str, str, Path]]) -> None:
+    """Two different files under one short name would overwrite each other on upload."""
+    seen: dict[str, Path] = {}
+    for _, name, path in entries:
+        if seen.setdefault(name, path) != path:
+            raise ModelfileError(
+                f"two local files share the name {name!r}: {seen[name]} and {path}",
+                hint="rename one; Ollama identifies uploaded files by base name",
+            )
 
 
 def _digest_for(name: str, path: Path, blobs: Mapping[str, str]) -> str:
