@@ -132,7 +132,9 @@ def check_config(client: Client, model: ExpectedModel) -> Check:
         return Check("config", model.name, False, f"show failed: {err}")
     params = parse_show_parameters(getattr(shown, "parameters", None))
     problems = model_differences(shown, model)
-    observed = f"num_ctx {params.get('num_ctx', 'unset')}, {len(params)} parameters"
+    wrong = sum(1 for name in model.parameters if any(p.startswith(f"{name}:") for p in problems))
+    planned = len(model.parameters)
+    observed = f"num_ctx {params.get('num_ctx', 'unset')}, {planned - wrong}/{planned} parameters"
     return Check(
         "config",
         model.name,

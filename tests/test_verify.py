@@ -216,3 +216,9 @@ def test_model_differences_cover_template_and_quantization():
         "template differs",
         "quantization: expected q8_0, got Q4_K_M",
     ]
+
+
+def test_config_observed_counts_matching_parameters():
+    shown = NS(parameters=SHOW_PARAMETERS.replace("top_k                          20", "top_k 1"))
+    check = check_config(StubServer(show=shown), EXPECTED)
+    assert check.observed.startswith("num_ctx 65536, 2/3 parameters")
