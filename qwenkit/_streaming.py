@@ -15,7 +15,7 @@ from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, 
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from ._transport import parse_line
 from .errors import ProtocolError
@@ -263,10 +263,13 @@ def _merged(
 
     One flat generator (no `parsed` layer) because this loop runs once per token.
     """
-    add = acc.add
+    add, validate = acc.add, cls.model_validate_json
     try:
         for line in lines:
-            chunk = parse_line(cls, line, host)
+            try:  # fast path; `parse_line` gives error lines and bad JSON their exceptions
+                chunk = parse_line(cls, line, host) if b'"error"' in line else validate(line)
+            except ValidationError:
+                chunk = parse_line(cls, line, host)
             add(chunk)
             yield chunk
             if chunk.done:

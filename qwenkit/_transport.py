@@ -279,7 +279,16 @@ class SyncTransport(_Base):
                         response.status_code, response.read(), self.host, model=model
                     )
                 started = True
-                yield from split_lines(response.iter_bytes())
+                tail = b""  # split_lines, inlined: this loop runs once per token
+                for chunk in response.iter_bytes():
+                    if tail:
+                        chunk = tail + chunk
+                    *lines, tail = chunk.split(b"\n")
+                    for line in lines:
+                        if line and not line.isspace():
+                            yield line
+                if tail.strip():
+                    yield tail
         except httpx.HTTPError as exc:
             raise self._fail(exc, started=started) from exc
 
