@@ -29,12 +29,21 @@ def write_text_atomic(path: Path, text: str, *, force: bool = False) -> WriteRes
             )
     path.parent.mkdir(parents=True, exist_ok=True)
     result: WriteResult = "replaced" if path.exists() else "created"
+    mode = path.stat().st_mode & 0o777 if path.exists() else _default_mode()
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
             fh.write(text)
+        os.chmod(tmp, mode)  # mkstemp makes 0600; a Modelfile is not a secret
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
     return result
+
+
+def _default_mode() -> int:
+    """0666 less the process umask: what a plain `open(path, "w")` would create."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask

@@ -1,0 +1,39 @@
+import os
+import stat
+
+import pytest
+
+from qwenkit._files import write_text_atomic
+from qwenkit.errors import QwenkitError
+
+
+def test_creates_then_leaves_identical_text_alone(tmp_path):
+    target = tmp_path / "sub" / "a.Modelfile"
+    assert write_text_atomic(target, "FROM x\n") == "created"
+    assert write_text_atomic(target, "FROM x\n") == "unchanged"
+    assert target.read_text() == "FROM x\n"
+
+
+def test_refuses_to_clobber_a_different_file_without_force(tmp_path):
+    target = tmp_path / "a.Modelfile"
+    target.write_text("FROM mine\n")
+    with pytest.raises(QwenkitError, match="differs") as info:
+        write_text_atomic(target, "FROM theirs\n")
+    assert "--force" in (info.value.hint or "")
+    assert target.read_text() == "FROM mine\n"
+    assert write_text_atomic(target, "FROM theirs\n", force=True) == "replaced"
+    assert target.read_text() == "FROM theirs\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["a.Modelfile"]  # no temp file left
+
+
+def test_new_files_get_the_umask_mode_and_replacements_keep_theirs(tmp_path):
+    old = os.umask(0o022)
+    try:
+        target = tmp_path / "a.Modelfile"
+        write_text_atomic(target, "FROM x\n")
+        assert stat.S_IMODE(target.stat().st_mode) == 0o644
+        target.chmod(0o600)
+        write_text_atomic(target, "FROM y\n", force=True)
+        assert stat.S_IMODE(target.stat().st_mode) == 0o600
+    finally:
+        os.umask(old)
