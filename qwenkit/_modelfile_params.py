@@ -14,8 +14,8 @@ import re
 from fractions import Fraction
 from typing import TypeAlias
 
+from ._params import PARAMETER_KINDS
 from .errors import ModelfileError
-from .options import PARAMETER_KINDS
 
 ParamValue: TypeAlias = int | float | bool | list[str]
 

@@ -28,8 +28,8 @@ from typing import Any
 from . import _modelfile_grammar as grammar
 from . import _modelfile_params as params
 from ._modelfile_params import ParamValue
+from ._params import DEPRECATED_PARAMETERS, PARAMETER_KINDS
 from .errors import ModelfileError
-from .options import DEPRECATED_PARAMETERS, PARAMETER_KINDS
 
 #: Single-valued text instructions, in the order `render` writes them after MESSAGE/LICENSE.
 _TRAILING_TEXT = ("renderer", "parser", "requires", "draft")

@@ -3,55 +3,14 @@
 The Modelfile engine types `PARAMETER` lines with it (as `ollama create` does), and the
 client validates `options=` against it before anything is sent — so a typo such as
 `num_ctxx` fails loudly instead of being ignored by the server.
-Names and types follow `api.Options` in Ollama (v0.7.0 onwards; `draft_num_predict` is v0.30+).
+The table itself lives in `_params` (pydantic-free); this module adds the strict model.
 """
 
 from __future__ import annotations
 
-from typing import Literal
-
 from pydantic import BaseModel, ConfigDict
 
-ParamKind = Literal["int", "float", "bool", "list"]
-
-#: name -> how Ollama types the value (`list` is `stop`, one entry per PARAMETER line).
-PARAMETER_KINDS: dict[str, ParamKind] = {
-    "num_ctx": "int",
-    "num_batch": "int",
-    "num_gpu": "int",
-    "main_gpu": "int",
-    "use_mmap": "bool",
-    "num_thread": "int",
-    "draft_num_predict": "int",
-    "num_keep": "int",
-    "seed": "int",
-    "num_predict": "int",
-    "top_k": "int",
-    "top_p": "float",
-    "min_p": "float",
-    "typical_p": "float",
-    "repeat_last_n": "int",
-    "temperature": "float",
-    "repeat_penalty": "float",
-    "presence_penalty": "float",
-    "frequency_penalty": "float",
-    "stop": "list",
-}
-
-#: Accepted by `ollama create` with a warning, then dropped.
-DEPRECATED_PARAMETERS: frozenset[str] = frozenset(
-    {
-        "penalize_newline",
-        "low_vram",
-        "f16_kv",
-        "logits_all",
-        "vocab_only",
-        "use_mlock",
-        "mirostat",
-        "mirostat_tau",
-        "mirostat_eta",
-    }
-)
+from ._params import DEPRECATED_PARAMETERS, PARAMETER_KINDS, ParamKind
 
 
 class Options(BaseModel):
@@ -82,3 +41,6 @@ class Options(BaseModel):
     presence_penalty: float | None = None
     frequency_penalty: float | None = None
     stop: list[str] | None = None
+
+
+__all__ = ["DEPRECATED_PARAMETERS", "PARAMETER_KINDS", "Options", "ParamKind"]
