@@ -16,8 +16,13 @@ import httpx
 import pytest
 
 from qwenkit.variants import DEFAULT_VARIANTS, VARIANTS
-
-from .conftest import FakeOllamaProcess, OpenWebUIProcess, free_port, open_webui, run_qwenkit
+from tests.e2e.harness import (
+    FakeOllamaProcess,
+    OpenWebUIProcess,
+    free_port,
+    open_webui,
+    run_qwenkit,
+)
 
 pytestmark = pytest.mark.e2e
 
