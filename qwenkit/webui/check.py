@@ -114,22 +114,14 @@ def _observe(
     listed: tuple[str, ...] = ()
     if status == 200:
         listed = tuple(str(m.get("id")) for m in webui.models(refresh=True))
-    models = []
-    first = next(iter(names), None)
-    for variant, name in names.items():
-        settings = ollama.get(name) if ollama is not None else None
-        preset = _read_preset(webui, name) if status == 200 else None
-        facts = ModelFacts(
-            variant=variant,
-            model=name,
-            in_ollama=None if ollama is None else settings is not None,
-            modelfile_num_ctx=settings.num_ctx if settings else None,
-            listed=name in listed,
-            preset_num_ctx=_preset_ctx(preset),
-        )
-        if chat and variant == first and facts.listed:
-            facts = _try_chat(webui, facts)
-        models.append(facts)
+    models = [
+        _model_facts(webui, variant, name, ollama, listed)
+        if status == 200
+        else ModelFacts(variant, name)
+        for variant, name in names.items()
+    ]
+    if chat and models and models[0].listed:
+        models[0] = _try_chat(webui, models[0])  # one chat (first variant) proves the path
     return replace(
         base,
         healthy=True,
@@ -139,6 +131,24 @@ def _observe(
         base_urls=base_urls,
         models_listed=listed,
         models=tuple(models),
+    )
+
+
+def _model_facts(
+    webui: OpenWebUI,
+    variant: str,
+    name: str,
+    ollama: dict[str, ModelSettings | None] | None,
+    listed: tuple[str, ...],
+) -> ModelFacts:
+    settings = ollama.get(name) if ollama is not None else None
+    return ModelFacts(
+        variant=variant,
+        model=name,
+        in_ollama=None if ollama is None else settings is not None,
+        modelfile_num_ctx=settings.num_ctx if settings else None,
+        listed=name in listed,
+        preset_num_ctx=_preset_ctx(_read_preset(webui, name)),
     )
 
 
