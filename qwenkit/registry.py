@@ -18,6 +18,7 @@ Ollama itself splits a blob into up to 16 parallel parts; one sequential stream 
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import shutil
 import time
@@ -210,8 +211,17 @@ def download_blob(
             f"got sha256:{state.hasher.hexdigest()}",
             hint="the partial file was deleted; run the command again to download it afresh",
         )
+    _fsync(partial)  # on disk before the rename: `dst` existing means "complete and verified"
     partial.replace(dst)
     return dst
+
+
+def _fsync(path: Path) -> None:
+    try:
+        with path.open("r+b") as fh:
+            os.fsync(fh.fileno())
+    except OSError as err:
+        raise RegistryError(f"writing {path} failed: {err.strerror or err}") from err
 
 
 @dataclass

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -199,6 +200,27 @@ def test_download_follows_the_redirect_and_verifies(cdn: CDNServer, tmp_path: Pa
     assert cdn.ranges == [None]
     assert seen[-1] == (len(BLOB), len(BLOB))
     assert not (tmp_path / "blob.partial").exists()
+
+
+def test_the_verified_blob_is_fsynced_before_it_is_renamed(
+    cdn: CDNServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A crash right after the rename must not leave a `dst` whose bytes never hit the disk."""
+    log: list[tuple[str, int]] = []
+    fsync, replace = os.fsync, os.replace
+
+    def logged_fsync(fd: int) -> None:
+        log.append(("fsync", os.fstat(fd).st_ino))
+        fsync(fd)
+
+    def logged_replace(src: str, dst: str) -> None:
+        log.append(("rename", os.stat(src).st_ino))
+        replace(src, dst)
+
+    monkeypatch.setattr(os, "fsync", logged_fsync)
+    monkeypatch.setattr(os, "replace", logged_replace)
+    out = download(tmp_path / "blob")
+    assert log == [("fsync", out.stat().st_ino), ("rename", out.stat().st_ino)]
 
 
 def test_download_resumes_from_a_partial_file(cdn: CDNServer, tmp_path: Path) -> None:

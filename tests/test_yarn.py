@@ -7,6 +7,7 @@ import json
 import math
 import os
 import shutil
+import tracemalloc
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ from click.testing import CliRunner
 from gguf import GGUFReader, GGUFValueType
 
 from qwenkit import yarn
+from qwenkit._gguf_header import read_header
 from qwenkit.cli import cli
 from qwenkit.errors import GGUFError
 from qwenkit.yarn import ContextInfo, extend_context, read_context_info
@@ -122,6 +124,54 @@ def test_progress_reports_every_byte_once(base: Path, tmp_path: Path) -> None:
     assert done[-1] == out.stat().st_size
 
 
+def test_the_copy_is_fsynced_before_it_is_renamed(
+    base: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A crash right after the rename must not leave a `dst` whose bytes never hit the disk."""
+    log: list[tuple[str, int]] = []
+    fsync, replace = os.fsync, os.replace
+
+    def logged_fsync(fd: int) -> None:
+        log.append(("fsync", os.fstat(fd).st_ino))
+        fsync(fd)
+
+    def logged_replace(src: str, dst: str) -> None:
+        log.append(("rename", os.stat(src).st_ino))
+        replace(src, dst)
+
+    monkeypatch.setattr(os, "fsync", logged_fsync)
+    monkeypatch.setattr(os, "replace", logged_replace)
+    out = extend_context(base, tmp_path / "durable.gguf")
+    assert log == [("fsync", out.stat().st_ino), ("rename", out.stat().st_ino)]
+
+
+def test_unusual_arrays_are_kept_byte_for_byte(tmp_path: Path) -> None:
+    """Nested arrays, multi-byte and empty strings: copied, never decoded, so never changed."""
+    extra = {
+        "test.nested": ([[1, 2], [3]], GGUFValueType.ARRAY, GGUFValueType.ARRAY),
+        "test.unicode": (["日本語", "", "ü<|im_end|>"], GGUFValueType.ARRAY, GGUFValueType.STRING),
+        "test.bools": ([True, False], GGUFValueType.ARRAY, GGUFValueType.BOOL),
+    }
+    src = make_qwen2_gguf(tmp_path / "odd.gguf", extra_kv=extra)
+    before, after = fields(src), fields(extend_context(src, tmp_path / "odd-long.gguf"))
+    for key in extra:
+        assert after[key] == before[key]
+    assert after["test.unicode"][1] == ["日本語", "", "ü<|im_end|>"]
+
+
+def test_header_memory_does_not_grow_per_vocabulary_entry(tmp_path: Path) -> None:
+    """GGUFReader keeps a numpy view per token (64 MB for 20k tokens); we keep one per array."""
+    path = make_qwen2_gguf(tmp_path / "vocab.gguf", vocab_size=20_000)
+    header_bytes = read_header(path).data_offset  # ~700 kB, nearly all vocabulary
+    tracemalloc.start()
+    try:
+        assert read_context_info(path).context_length == 32768
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 2 * header_bytes + (512 << 10)
+
+
 @pytest.mark.parametrize("mode", ["cross-device", "missing"])
 def test_buffered_copy_when_the_kernel_cannot(
     base: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mode: str
@@ -202,6 +252,22 @@ def test_refuses_truncated_header(base: Path, tmp_path: Path) -> None:
     cut = tmp_path / "head.gguf"
     cut.write_bytes(base.read_bytes()[:600])
     refused(cut, tmp_path / "out.gguf", "truncated")
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        (b"general.name", b"general.type"),  # the same key twice
+        (b"general.file_type\x04\x00\x00\x00", b"general.file_type\x63\x00\x00\x00"),
+    ],
+)
+def test_refuses_a_damaged_header(base: Path, tmp_path: Path, old: bytes, new: bytes) -> None:
+    data = base.read_bytes()
+    assert data.count(old) == 1
+    bad = tmp_path / "damaged.gguf"
+    bad.write_bytes(data.replace(old, new))
+    err = refused(bad, tmp_path / "out.gguf", "damaged or unsupported GGUF")
+    assert err.hint
 
 
 def test_refuses_writing_over_the_source(base: Path, tmp_path: Path) -> None:
