@@ -33,14 +33,18 @@ def long_num_ctx(chosen: Plan) -> int:
     return chosen.num_ctx if chosen.needs_yarn else LONG_CTX
 
 
-def long_expected(name: str, chosen: Plan) -> ExpectedModel:
-    """What the long variant must look like; the template is the base's, copied at create."""
+def long_expected(name: str, chosen: Plan, template: str | None = None) -> ExpectedModel:
+    """What the long variant must look like: the `long` variant's own system and parameters.
+
+    `template` is the one it is created with (see `longctx.chat_template`); None leaves the
+    template out of the comparison, as verification after setup does.
+    """
     from .variants import VARIANTS
 
     num_ctx = long_num_ctx(chosen)
-    modelfile = VARIANTS[LONG_KEY].build(chosen.quantization, num_ctx, gguf="yarn.gguf")
+    modelfile = VARIANTS[LONG_KEY].build(chosen.quantization, num_ctx)
     params = {k: v for k, v in modelfile.parameters.items() if k != "num_ctx"}
-    return ExpectedModel(name, num_ctx, modelfile.system, params, None, chosen.quantization)
+    return ExpectedModel(name, num_ctx, modelfile.system, params, template, chosen.quantization)
 
 
 def trained_context(shown: Any) -> int:
@@ -62,10 +66,15 @@ def build_long(
     models_dir: str | None = None,
     progress: StepProgress | None = None,
 ) -> Generator[LongEvent, None, str]:
-    """Create or refresh the long variant; returns `created`, `updated` or `unchanged`."""
+    """Create or refresh the long variant; returns `created`, `updated` or `unchanged`.
+
+    It is created with the `long` variant's system prompt and parameters, and the base
+    model's TEMPLATE when the server has one (Qwen2.5's own otherwise); a long model whose
+    template or settings drifted from that is rebuilt.
+    """
     from .longctx import build_long_variant
 
-    expected = long_expected(name, chosen)
+    expected = long_expected(name, chosen, _base_template(api, chosen.tag))
     try:
         shown = api.show(name)
     except ModelNotFoundError:
@@ -80,10 +89,22 @@ def build_long(
         workdir=workdir,
         system=expected.system,
         parameters=dict(expected.parameters),
+        template=expected.template,
         progress=progress,
         models_dir=models_dir,
     )
     return "created" if shown is None else "updated"
+
+
+def _base_template(api: Client, base: str) -> str | None:
+    """The template the long variant gets from `base`; None when the base is not on the server
+    (then `build_long_variant` says so, unless the long variant needs no rebuild)."""
+    from .longctx import chat_template
+
+    try:
+        return chat_template(api.show(base))
+    except ModelNotFoundError:
+        return None
 
 
 def is_current(shown: Any, expected: ExpectedModel) -> bool:

@@ -13,6 +13,7 @@ import pytest
 import respx
 from gguf import GGUFReader
 
+from qwenkit._setup_long import build_long
 from qwenkit.client import Client
 from qwenkit.errors import QwenkitError, SetupError
 from qwenkit.longctx import (
@@ -25,12 +26,14 @@ from qwenkit.longctx import (
     answer_has_passkey,
     blob_digest,
     build_long_variant,
+    chat_template,
     create_body,
     extended_name,
     locate_local_gguf,
     long_input_check,
     passkey_prompt,
 )
+from qwenkit.variants import QWEN25_TEMPLATE, QWEN_DEFAULT_SYSTEM, VARIANTS, yarn_gguf_filename
 from qwenkit.verify import ExpectedModel, check_loaded
 from tests.fake_ollama import QWEN_TEMPLATE, FakeOllama
 from tests.gguf_factory import make_qwen2_gguf
@@ -112,6 +115,8 @@ def test_long_variant_end_to_end(fake: FakeOllama, base_gguf: Path, tmp_path: Pa
 
         created = fake.models[LONG]
         assert created.template == QWEN_TEMPLATE  # the chat template survives
+        files = fake.requests_to("/api/create")[-1].json["files"]
+        assert files == {yarn_gguf_filename("q4_K_M", 131072): ready.digest}
         assert created.parameters["stop"] == STOP and created.parameters["num_ctx"] == 131072
         assert created.parameters["temperature"] == 0.7
         assert created.license and created.context_length == 131072
@@ -163,6 +168,50 @@ def test_kept_file_is_reused_when_the_server_lost_the_blob(
         again = run(client, tmp_path / "work", keep_gguf=True)
     assert "extend" in steps(again, StepSkipped)
     assert steps(again, StepStarted) == ["upload", "create"]
+
+
+# --- the long variant inside setup ----------------------------------------------------------
+
+PLAN = SimpleNamespace(quantization="q4_K_M", num_ctx=131072, needs_yarn=True, tag=BASE)
+
+
+def setup_long(client: Client, workdir: Path) -> tuple[str, list[LongEvent]]:
+    """Drive `_setup_long.build_long` as setup does; its return value is the action."""
+    events: list[LongEvent] = []
+    steps = build_long(client, LONG, PLAN, workdir=workdir)  # type: ignore[arg-type]
+    while True:
+        try:
+            events.append(next(steps))
+        except StopIteration as stop:
+            return stop.value, events
+
+
+def test_setup_gives_the_long_variant_its_own_settings_and_the_base_template(
+    fake: FakeOllama, tmp_path: Path
+) -> None:
+    with Client(fake.url) as client:
+        action, _ = setup_long(client, tmp_path / "work")
+        created = fake.models[LONG]
+        assert action == "created" and created.template == QWEN_TEMPLATE
+        assert created.system == QWEN_DEFAULT_SYSTEM
+        expected = VARIANTS["long"].build("q4_K_M", 131072).parameters
+        assert {k: created.parameters[k] for k in expected} == expected
+
+        assert setup_long(client, tmp_path / "work") == ("unchanged", [])
+        created.template = "{{ .Prompt }}"  # drifted: rebuilt with the base's template
+        action, events = setup_long(client, tmp_path / "work")
+        assert action == "updated" and fake.models[LONG].template == QWEN_TEMPLATE
+        assert steps(events, StepSkipped) == ["extend", "upload"]
+
+
+def test_setup_falls_back_to_qwen25_template_when_the_base_has_none(
+    fake: FakeOllama, tmp_path: Path
+) -> None:
+    fake.models[BASE].template = ""
+    with Client(fake.url) as client:
+        assert setup_long(client, tmp_path / "work")[0] == "created"
+        assert fake.models[LONG].template == QWEN25_TEMPLATE
+        assert setup_long(client, tmp_path / "work") == ("unchanged", [])
 
 
 def test_missing_base_model_is_a_setup_error(fake: FakeOllama, tmp_path: Path) -> None:
@@ -234,7 +283,24 @@ def test_blob_digest_and_names() -> None:
     hexes = "AB" * 32
     assert blob_digest(f"FROM /x/blobs/sha256-{hexes}\n") == "sha256:" + hexes.lower()
     assert blob_digest("FROM qwen2.5\n") is None
-    assert extended_name("me/model:tag", 2.5) == "me-model-tag-yarn2.5.gguf"
+    assert extended_name("me/model:tag", 65536) == "me-model-tag-yarn-65536.gguf"
+
+
+@pytest.mark.parametrize("quant", ["q8_0", "q4_K_M", "Q4_K_M", "fp16"])
+@pytest.mark.parametrize("num_ctx", [65536, 131072])
+def test_one_file_name_for_setup_and_the_long_modelfile(quant: str, num_ctx: int) -> None:
+    tag = f"qwen2.5:7b-instruct-{quant}"
+    name = extended_name(tag, num_ctx)
+    assert (
+        name == yarn_gguf_filename(quant, num_ctx) == VARIANTS["long"].build(quant, num_ctx).from_
+    )
+    assert name.startswith("qwen2.5-7b-instruct-") and name.endswith(f"-yarn-{num_ctx}.gguf")
+
+
+def test_the_bundled_long_modelfile_names_the_file_setup_builds() -> None:
+    bundled = Path(__file__).parent.parent / "modelfiles" / "qwenkit-long.Modelfile"
+    from_line = next(ln for ln in bundled.read_text().splitlines() if ln.startswith("FROM "))
+    assert from_line == f"FROM {extended_name(BASE, 131072)}"
 
 
 def test_create_body_carries_template_stop_and_license() -> None:
@@ -257,6 +323,14 @@ def test_create_body_carries_template_stop_and_license() -> None:
     }
     custom = create_body(shown, LONG, "x.gguf", "d", 1, system="Be brief.", template="T")
     assert (custom["system"], custom["template"]) == ("Be brief.", "T")
+
+
+@pytest.mark.parametrize("template", [None, ""])
+def test_a_base_without_template_gets_qwen25s(template: str | None) -> None:
+    """A model created from a bare GGUF with no TEMPLATE would lose chat format and tools."""
+    shown = SimpleNamespace(template=template, license=None, system=None, parameters=None)
+    assert create_body(shown, LONG, "x.gguf", "d", 1)["template"] == QWEN25_TEMPLATE
+    assert chat_template(SimpleNamespace(template="{{ .Prompt }}")) == "{{ .Prompt }}"
 
 
 def test_passkey_prompt_buries_the_fact_in_the_middle() -> None:
