@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,6 +25,7 @@ from qwenkit.registry import (
     normalize_digest,
     parse_name,
 )
+from tests.durability import fsync_rename_log
 
 REG = "https://registry.test"
 CDN = "https://cdn.test/blob"
@@ -206,19 +206,7 @@ def test_the_verified_blob_is_fsynced_before_it_is_renamed(
     cdn: CDNServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A crash right after the rename must not leave a `dst` whose bytes never hit the disk."""
-    log: list[tuple[str, int]] = []
-    fsync, replace = os.fsync, os.replace
-
-    def logged_fsync(fd: int) -> None:
-        log.append(("fsync", os.fstat(fd).st_ino))
-        fsync(fd)
-
-    def logged_replace(src: str, dst: str) -> None:
-        log.append(("rename", os.stat(src).st_ino))
-        replace(src, dst)
-
-    monkeypatch.setattr(os, "fsync", logged_fsync)
-    monkeypatch.setattr(os, "replace", logged_replace)
+    log = fsync_rename_log(monkeypatch)
     out = download(tmp_path / "blob")
     assert log == [("fsync", out.stat().st_ino), ("rename", out.stat().st_ino)]
 

@@ -19,6 +19,7 @@ from qwenkit._gguf_header import read_header
 from qwenkit.cli import cli
 from qwenkit.errors import GGUFError
 from qwenkit.yarn import ContextInfo, extend_context, read_context_info
+from tests.durability import fsync_rename_log
 from tests.gguf_factory import default_tensors, make_qwen2_gguf, tensor_bytes
 
 SCALING_KEYS = (
@@ -128,19 +129,7 @@ def test_the_copy_is_fsynced_before_it_is_renamed(
     base: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A crash right after the rename must not leave a `dst` whose bytes never hit the disk."""
-    log: list[tuple[str, int]] = []
-    fsync, replace = os.fsync, os.replace
-
-    def logged_fsync(fd: int) -> None:
-        log.append(("fsync", os.fstat(fd).st_ino))
-        fsync(fd)
-
-    def logged_replace(src: str, dst: str) -> None:
-        log.append(("rename", os.stat(src).st_ino))
-        replace(src, dst)
-
-    monkeypatch.setattr(os, "fsync", logged_fsync)
-    monkeypatch.setattr(os, "replace", logged_replace)
+    log = fsync_rename_log(monkeypatch)
     out = extend_context(base, tmp_path / "durable.gguf")
     assert log == [("fsync", out.stat().st_ino), ("rename", out.stat().st_ino)]
 
