@@ -6,7 +6,8 @@ measurement runs in its own child process, which reports its own peak RSS (Linux
 else `getrusage(RUSAGE_SELF).ru_maxrss`); runs alternate between `shutil.copyfile` and
 `extend_context`, each timed until its output is fsynced (disk speed, not page-cache speed),
 and the medians are compared in this one run, so the figure is a ratio on this
-machine, not an absolute speed.
+machine, not an absolute speed. Last, the header alone is read once with the stock
+`gguf.GGUFReader` and once with qwenkit's compact reader, to show why the latter exists.
 
     python benchmarks/bench_yarn.py [--size-mb 1024] [--rounds 3]
 """
@@ -31,6 +32,11 @@ RSS_LIMIT_MB = 200
 def child(mode: str, src: str, dst: str) -> None:
     """Run one copy in this process and print its time and peak RSS as JSON."""
     start = time.perf_counter()
+    if mode in HEADER_MODES:  # reading the header only: stock GGUFReader vs qwenkit's
+        HEADER_MODES[mode](src)
+        print(json.dumps({"mode": mode, "seconds": time.perf_counter() - start,
+                          "peak_rss_mb": peak_rss_kb() / 1024}))  # fmt: skip
+        return
     if mode == "copy":
         import shutil
 
@@ -48,6 +54,21 @@ def child(mode: str, src: str, dst: str) -> None:
     print(json.dumps({"mode": mode, "seconds": seconds, "peak_rss_mb": peak_rss_kb() / 1024}))
 
 
+def _stock_reader(src: str) -> None:
+    from gguf import GGUFReader
+
+    GGUFReader(src)
+
+
+def _qwenkit_header(src: str) -> None:
+    from qwenkit._gguf_header import read_header
+
+    read_header(Path(src))
+
+
+HEADER_MODES = {"gguf.GGUFReader": _stock_reader, "qwenkit header": _qwenkit_header}
+
+
 def peak_rss_kb() -> int:
     """This process's peak RSS. Linux's VmHWM belongs to the current program image; ru_maxrss
     survives exec, so it would report the parent's peak at fork time."""
@@ -63,7 +84,7 @@ def peak_rss_kb() -> int:
 def measure(mode: str, src: Path, dst: Path) -> dict[str, float]:
     args = [sys.executable, __file__, "--child", mode, str(src), str(dst)]
     out = subprocess.run(args, check=True, capture_output=True, text=True, cwd=ROOT).stdout
-    dst.unlink()
+    dst.unlink(missing_ok=True)
     result: dict[str, float] = json.loads(out.strip().splitlines()[-1])
     return result
 
@@ -94,7 +115,11 @@ def main() -> None:
         for _ in range(opts.rounds):
             for mode in ("copy", "extend"):
                 runs[mode].append(measure(mode, src, dst))
+        headers = [measure(mode, src, dst) for mode in HEADER_MODES]
     report(runs, size)
+    for one in headers:
+        print(f"header only, {one['mode']}: {one['seconds']:.2f}s, "
+              f"peak RSS {one['peak_rss_mb']:.0f} MB")  # fmt: skip
 
 
 def report(runs: dict[str, list[dict[str, float]]], size: int) -> None:
