@@ -4,13 +4,15 @@ What is delegated to `gguf` (0.19): the whole header walk is `gguf.GGUFReader`'s
 version checks, byte-order detection, every key/value pair with its type, duplicate keys, the
 tensor-info table, `general.alignment` (type and power of two), the aligned data offset and each
 tensor's byte size from `GGML_QUANT_SIZES`. The rewritten pairs are serialised by
-`gguf.GGUFWriter` in the source's byte order. What is not: `GGUFReader` keeps one numpy view per
-array *element* (per string, two), and Qwen's 152k-token vocabulary and 151k merges make that
-~760k views — 524 MB and 9 s measured, against the 200 MB budget. `_CompactReader` therefore
-overrides two of the reader's internal helpers: an array becomes one byte view (string arrays
-are stepped over by their length prefixes, as the format defines), and every read is
-bounds-checked, because a numpy slice past the end of a memory map silently comes back short.
-Arrays are never decoded (nothing here needs the vocabulary), so their bytes are copied as is.
+`gguf.GGUFWriter` in the source's byte order. What is not: `GGUFReader` keeps one numpy
+view per array *element* (per string, two); Qwen's 152k-token vocabulary and 151k merges make
+that ~760k views — 526 MB peak RSS and 7-9 s (benchmarks/bench_yarn.py), against a 200 MB
+budget. `_CompactReader` therefore overrides two of the reader's internal helpers: an array
+becomes one byte view (string arrays are stepped over by their length prefixes, as the format
+defines), and every read is bounds-checked, because a numpy slice past the end of a memory map
+silently comes back short. Arrays are never decoded (nothing here needs the vocabulary), so
+their bytes are copied as is. Those two helpers are private to gguf: the tests run the real
+reader through them, so a gguf release that changes them fails loudly, not silently.
 """
 
 from __future__ import annotations
