@@ -1,17 +1,17 @@
 """qwenkit client overhead, side by side with bare httpx and the official `ollama` client.
 
-    python benchmarks/bench_client.py [--rounds 15] [--calls 200]
+    PYTHONPATH=. python benchmarks/bench_client.py [--rounds 500] [--import-runs 15]
 
-Starts an instant fake Ollama on 127.0.0.1 in a child process, then times, interleaved in
-rounds (median of rounds, so drift hits every contender alike):
+(`PYTHONPATH=.` makes sure the checkout is measured, not another install of qwenkit.)
+Starts an instant fake Ollama on 127.0.0.1 in a child process, then times single calls,
+contenders alternating call by call, and reports the median per contender:
 
 * a non-streamed chat: bare `httpx` post + `json.loads` vs `qwenkit.Client.chat` vs `ollama`;
 * a 200-chunk streamed chat: bare `httpx` `iter_lines` + `json.loads` vs qwenkit vs `ollama`;
 * cold-process import: `import qwenkit; qwenkit.Client`, `qwenkit --help`, vs `import ollama`.
 
-Prints a table of times and ratios against the baseline. Goals (issue #3): chat ≤ 1.05x,
-stream ≤ 1.05x, import ≤ 0.75x, `--help` ≤ 0.5x.
-"""
+The goals (issue #3) are on the client process's CPU time, which other load on the machine
+disturbs far less than wall time: chat ≤ 1.05x, stream ≤ 1.05x, import ≤ 0.75x, `--help` ≤ 0.5x."""
 
 from __future__ import annotations
 
@@ -81,35 +81,36 @@ def contenders(host: str) -> dict[str, dict[str, Callable[[], object]]]:
     }
 
 
-def time_calls(func: Callable[[], object], calls: int) -> tuple[float, float]:
-    """Seconds per call: wall clock, and this process's CPU time (robust on a busy host)."""
-    wall, cpu = time.perf_counter(), time.process_time()
-    for _ in range(calls):
-        func()
-    return (time.perf_counter() - wall) / calls, (time.process_time() - cpu) / calls
+def cpu_and_wall(func: Callable[[], object]) -> tuple[float, float]:
+    """Seconds for one call: this process's CPU time (robust on a busy host), and wall clock."""
+    cpu, wall = time.process_time(), time.perf_counter()
+    func()
+    return time.process_time() - cpu, time.perf_counter() - wall
 
 
 Row = tuple[str, str, float, float, float, float]
 
 
-def bench_calls(rounds: int, calls: int, host: str) -> list[Row]:
+def bench_calls(rounds: int, host: str) -> list[Row]:
+    """Contenders alternate call by call, so a burst of load elsewhere hits all of them alike;
+    the median of many single calls then ignores the bursts."""
     rows = []
     for case, funcs in contenders(host).items():
         for func in funcs.values():  # warm up: connections, lazy model building
-            time_calls(func, 20)
-        walls: dict[str, list[float]] = {name: [] for name in funcs}
+            for _ in range(20):
+                func()
         cpus: dict[str, list[float]] = {name: [] for name in funcs}
-        per_round = calls if case == "chat" else max(10, calls // 10)
+        walls: dict[str, list[float]] = {name: [] for name in funcs}
         for _ in range(rounds):
             for name, func in funcs.items():
-                wall, cpu = time_calls(func, per_round)
-                walls[name].append(wall)
+                cpu, wall = cpu_and_wall(func)
                 cpus[name].append(cpu)
-        base_wall = statistics.median(next(iter(walls.values())))
+                walls[name].append(wall)
         base_cpu = statistics.median(next(iter(cpus.values())))
+        base_wall = statistics.median(next(iter(walls.values())))
         for name in funcs:
-            wall, cpu = statistics.median(walls[name]), statistics.median(cpus[name])
-            rows.append((case, name, wall * 1e6, wall / base_wall, cpu * 1e6, cpu / base_cpu))
+            cpu, wall = statistics.median(cpus[name]), statistics.median(walls[name])
+            rows.append((case, name, cpu * 1e6, cpu / base_cpu, wall * 1e6, wall / base_wall))
     return rows
 
 
@@ -145,28 +146,44 @@ def bench_imports(runs: int) -> list[tuple[str, str, float, float]]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=15)
-    parser.add_argument("--calls", type=int, default=200)
+    parser.add_argument("--rounds", type=int, default=500, help="calls per contender")
     parser.add_argument("--import-runs", type=int, default=15)
     args = parser.parse_args()
     proc, host = start_server()
     try:
-        rows = bench_calls(args.rounds, args.calls, host)
+        rows = bench_calls(args.rounds, host)
     finally:
         assert proc.stdin is not None
         proc.stdin.close()
         proc.wait(10)
-    head = (
-        f"{'case':<22} {'contender':<44} {'wall':>10} {'ratio':>6} {'client CPU':>11} {'ratio':>6}"
-    )
-    print(head)
-    for case, name, wall, wall_ratio, cpu, cpu_ratio in rows:
+    print(f"client CPU and wall time per call, median of {args.rounds} alternating calls")
+    print(f"{'case':<21} {'contender':<42} {'CPU':>9} {'ratio':>6} {'wall':>9} {'ratio':>6}  goal")
+    for case, name, cpu, cpu_ratio, wall, wall_ratio in rows:
         print(
-            f"{case:<22} {name:<44} {wall:>7.0f} µs {wall_ratio:>5.2f}x "
-            f"{cpu:>8.0f} µs {cpu_ratio:>5.2f}x"
+            f"{case:<21} {name:<42} {cpu:>6.0f} µs {cpu_ratio:>5.2f}x {wall:>6.0f} µs "
+            f"{wall_ratio:>5.2f}x  {verdict(case, name, cpu_ratio)}"
         )
     for case, name, millis, ratio in bench_imports(args.import_runs):
-        print(f"{case:<22} {name:<44} {millis:>7.1f} ms {ratio:>5.2f}x")
+        print(
+            f"{case:<21} {name:<42} {millis:>6.1f} ms {ratio:>5.2f}x {'':>16}  "
+            f"{verdict(case, name, ratio)}"
+        )
+
+
+#: (case prefix, contender) -> the issue's bound on the ratio to the case's first row
+GOALS = {
+    ("chat", "qwenkit"): 1.05,
+    ("stream", "qwenkit"): 1.05,
+    ("import", "python -c 'import qwenkit; qwenkit.Client'"): 0.75,
+    ("import", "qwenkit --help"): 0.5,
+}
+
+
+def verdict(case: str, name: str, ratio: float) -> str:
+    goal = GOALS.get((case.split()[0], name))
+    if goal is None:
+        return ""
+    return f"≤ {goal:.2f}x {'ok' if ratio <= goal else 'MISSED'}"
 
 
 if __name__ == "__main__":

@@ -17,12 +17,18 @@ from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from ._chunks import chat_chunk, generate_chunk
 from ._transport import parse_line
 from .errors import ProtocolError
-from .types import ChatResponse, GenerateResponse, Message, ProgressResponse, ToolCall
-
-T = TypeVar("T", bound=BaseModel)
-
+from .types import (
+    ChatChunk,
+    ChatResponse,
+    GenerateChunk,
+    GenerateResponse,
+    Message,
+    ProgressResponse,
+    ToolCall,
+)
 
 # --------------------------------------------------------------------------- accumulators
 
@@ -44,9 +50,9 @@ class ChatAccumulator:
         self._thinking: list[str] = []
         self._tool_calls: list[ToolCall] = []
         self._role = "assistant"
-        self._last: ChatResponse | None = None
+        self._last: ChatChunk | ChatResponse | None = None
 
-    def add(self, chunk: ChatResponse) -> None:
+    def add(self, chunk: ChatChunk | ChatResponse) -> None:
         message = chunk.message
         if message.content:
             self._content.append(message.content)
@@ -66,7 +72,7 @@ class ChatAccumulator:
             thinking="".join(self._thinking) or None,
             tool_calls=self._tool_calls or None,
         )
-        return self._last.model_copy(update={"message": message})
+        return _response(ChatResponse, self._last, message=message)
 
 
 class GenerateAccumulator:
@@ -75,9 +81,9 @@ class GenerateAccumulator:
     def __init__(self) -> None:
         self._text: list[str] = []
         self._thinking: list[str] = []
-        self._last: GenerateResponse | None = None
+        self._last: GenerateChunk | GenerateResponse | None = None
 
-    def add(self, chunk: GenerateResponse) -> None:
+    def add(self, chunk: GenerateChunk | GenerateResponse) -> None:
         if chunk.response:
             self._text.append(chunk.response)
         if chunk.thinking:
@@ -87,19 +93,38 @@ class GenerateAccumulator:
     def result(self) -> GenerateResponse:
         if self._last is None:
             raise ProtocolError("the generate stream ended before its first chunk")
-        return self._last.model_copy(
-            update={"response": "".join(self._text), "thinking": "".join(self._thinking) or None}
-        )
+        text, thinking = "".join(self._text), "".join(self._thinking) or None
+        return _response(GenerateResponse, self._last, response=text, thinking=thinking)
 
 
-# --------------------------------------------------------------------------- parsing lines
+R = TypeVar("R", bound=BaseModel)
 
 
-def is_done(chunk: BaseModel) -> bool:
-    """Chat/generate end with `done: true`; pull/create end with `status: "success"`."""
-    if isinstance(chunk, ProgressResponse):
-        return chunk.status == "success"
-    return bool(getattr(chunk, "done", False))
+def _response(cls: type[R], last: Any, **merged: Any) -> R:
+    """The full response model: the last chunk's fields (metrics, extras) plus merged ones."""
+    if isinstance(last, BaseModel):
+        return last.model_copy(update=merged)  # type: ignore[return-value]
+    return cls.model_validate({**vars(last), **merged})
+
+
+class LastProgress:
+    """The accumulator of pull/create streams: the result is the final status line."""
+
+    def __init__(self) -> None:
+        self._last: ProgressResponse | None = None
+
+    def add(self, chunk: ProgressResponse) -> None:
+        self._last = chunk
+
+    def result(self) -> ProgressResponse:
+        if self._last is None:
+            raise ProtocolError("the progress stream ended before its first line")
+        return self._last
+
+
+# --------------------------------------------------------------------------- typed chunks
+
+C = TypeVar("C")
 
 
 def _nothing() -> None:
@@ -114,178 +139,60 @@ def _truncated(host: str) -> ProtocolError:
     )
 
 
-def parsed(lines: Iterator[bytes], cls: type[T], host: str) -> Generator[T, None, None]:
-    """Typed chunks up to the final one; a stream that stops short is a `ProtocolError`."""
-    try:
-        for line in lines:
-            chunk = parse_line(cls, line, host)
-            yield chunk
-            if is_done(chunk):
-                return
-        raise _truncated(host)
-    finally:  # release the connection now, not when a traceback lets go of `lines`
-        getattr(lines, "close", _nothing)()
+class _Box(Generic[R]):
+    """Where a stream's generator leaves its merged result."""
 
+    value: R | None = None
 
-async def aparsed(lines: AsyncIterator[bytes], cls: type[T], host: str) -> AsyncGenerator[T, None]:
-    """`parsed` for async line streams."""
-    try:
-        async for line in lines:
-            chunk = parse_line(cls, line, host)
-            yield chunk
-            if is_done(chunk):
-                return
-        raise _truncated(host)
-    finally:
-        closer = getattr(lines, "aclose", None)
-        if closer is not None:
-            await closer()
-
-
-# --------------------------------------------------------------------------- stream objects
-
-
-class _Box(Generic[T]):
-    """Where a stream's generator leaves its final value."""
-
-    value: T | None = None
-
-
-class Stream(Generic[T]):
-    """An iterator of typed chunks that closes its HTTP response however it ends."""
-
-    def __init__(self, chunks: Generator[T, None, None]) -> None:
-        self._chunks = chunks
-
-    def __iter__(self) -> Iterator[T]:
-        return self._chunks  # `for` loops run the generator directly: no wrapper per chunk
-
-    def __next__(self) -> T:
-        return next(self._chunks)
-
-    def close(self) -> None:
-        self._chunks.close()
-
-    def __enter__(self) -> Stream[T]:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-
-class _Final(Stream[T]):
-    def __init__(self, chunks: Generator[T, None, None], box: _Box[T]) -> None:
-        super().__init__(chunks)
-        self._box = box
-
-    def final(self) -> T:
-        """Read the rest of the stream and return the merged result."""
-        for _ in self._chunks:
-            pass
-        if self._box.value is None:
+    def get(self) -> R:
+        if self.value is None:
             raise ProtocolError("the stream was closed before it finished")
-        return self._box.value
+        return self.value
 
 
-class ChatStream(_Final[ChatResponse]):
-    """Chat chunks; `final()` is the merged `ChatResponse` (with `.parsed`/`.messages`)."""
-
-    def __enter__(self) -> ChatStream:
-        return self
-
-
-class GenerateStream(_Final[GenerateResponse]):
-    """Generate chunks; `final()` is the merged `GenerateResponse`."""
-
-    def __enter__(self) -> GenerateStream:
-        return self
+def _parse(validate: Callable[[bytes], C], line: bytes, host: str) -> C:
+    """One line: the fast path, unless it may be an `{"error": ...}` line or is malformed."""
+    try:
+        return parse_line(validate, line, host) if b'"error"' in line else validate(line)
+    except ValidationError:
+        return parse_line(validate, line, host)  # raises the `ProtocolError`
 
 
-class AsyncStream(Generic[T]):
-    """The async twin of `Stream`: `async for`, `async with`, `aclose()`."""
-
-    def __init__(self, chunks: AsyncIterator[T]) -> None:
-        self._chunks = chunks
-
-    def __aiter__(self) -> AsyncIterator[T]:
-        return self
-
-    async def __anext__(self) -> T:
-        return await self._chunks.__anext__()
-
-    async def aclose(self) -> None:
-        closer = getattr(self._chunks, "aclose", None)
-        if closer is not None:
-            await closer()
-
-    async def __aenter__(self) -> AsyncStream[T]:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.aclose()
-
-
-class _AsyncFinal(AsyncStream[T]):
-    def __init__(self, chunks: AsyncIterator[T], box: _Box[T]) -> None:
-        super().__init__(chunks)
-        self._box = box
-
-    async def final(self) -> T:
-        """Read the rest of the stream and return the merged result."""
-        async for _ in self._chunks:
-            pass
-        if self._box.value is None:
-            raise ProtocolError("the stream was closed before it finished")
-        return self._box.value
-
-
-class AsyncChatStream(_AsyncFinal[ChatResponse]):
-    """Async chat chunks; `await final()` is the merged `ChatResponse`."""
-
-    async def __aenter__(self) -> AsyncChatStream:
-        return self
-
-
-class AsyncGenerateStream(_AsyncFinal[GenerateResponse]):
-    """Async generate chunks; `await final()` is the merged `GenerateResponse`."""
-
-    async def __aenter__(self) -> AsyncGenerateStream:
-        return self
-
-
-# --------------------------------------------------------------------------- building streams
-
-
-def _merged(
-    lines: Iterator[bytes], cls: type[Any], host: str, acc: Any, box: _Box[Any]
+def typed(
+    lines: Iterator[bytes], validate: Callable[[bytes], Any], host: str, acc: Any, box: _Box[Any]
 ) -> Generator[Any, None, None]:
-    """Typed chunks, merged as they pass; the merged result lands in `box` at `done`.
+    """Typed chunks up to `done`, merged as they pass; a short stream is a `ProtocolError`.
 
-    One flat generator (no `parsed` layer) because this loop runs once per token.
+    Flat on purpose (the parse is inlined, no generator layers): this loop runs once per token.
     """
-    add, validate = acc.add, cls.model_validate_json
+    add = acc.add
     try:
         for line in lines:
-            try:  # fast path; `parse_line` gives error lines and bad JSON their exceptions
-                chunk = parse_line(cls, line, host) if b'"error"' in line else validate(line)
+            try:
+                chunk = parse_line(validate, line, host) if b'"error"' in line else validate(line)
             except ValidationError:
-                chunk = parse_line(cls, line, host)
+                chunk = parse_line(validate, line, host)
             add(chunk)
             yield chunk
             if chunk.done:
                 box.value = acc.result()
                 return
         raise _truncated(host)
-    finally:
+    finally:  # release the connection now, not when a traceback lets go of `lines`
         getattr(lines, "close", _nothing)()
 
 
-async def _amerged(
-    lines: AsyncIterator[bytes], cls: type[Any], host: str, acc: Any, box: _Box[Any]
+async def atyped(
+    lines: AsyncIterator[bytes],
+    validate: Callable[[bytes], Any],
+    host: str,
+    acc: Any,
+    box: _Box[Any],
 ) -> AsyncGenerator[Any, None]:
+    """`typed` for async line streams."""
     try:
         async for line in lines:
-            chunk = parse_line(cls, line, host)
+            chunk = _parse(validate, line, host)
             acc.add(chunk)
             yield chunk
             if chunk.done:
@@ -298,26 +205,145 @@ async def _amerged(
             await closer()
 
 
+# --------------------------------------------------------------------------- stream objects
+
+
+class Stream(Generic[C, R]):
+    """An iterator of typed chunks that closes its HTTP response however it ends."""
+
+    def __init__(self, chunks: Generator[C, None, None], box: _Box[R]) -> None:
+        self._chunks = chunks
+        self._box = box
+
+    def __iter__(self) -> Iterator[C]:
+        return self._chunks  # `for` loops run the generator directly: no wrapper per chunk
+
+    def __next__(self) -> C:
+        return next(self._chunks)
+
+    def close(self) -> None:
+        self._chunks.close()
+
+    def __enter__(self) -> Stream[C, R]:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def final(self) -> R:
+        """Read the rest of the stream and return the merged result."""
+        for _ in self._chunks:
+            pass
+        return self._box.get()
+
+
+class ChatStream(Stream[ChatChunk, ChatResponse]):
+    """`ChatChunk`s; `final()` is the merged `ChatResponse` (with `.parsed`/`.messages`)."""
+
+    def __enter__(self) -> ChatStream:
+        return self
+
+
+class GenerateStream(Stream[GenerateChunk, GenerateResponse]):
+    """`GenerateChunk`s; `final()` is the merged `GenerateResponse`."""
+
+    def __enter__(self) -> GenerateStream:
+        return self
+
+
+class ProgressStream(Stream[ProgressResponse, ProgressResponse]):
+    """Pull/create progress lines; `final()` is the last one (`status == "success"`)."""
+
+    def __enter__(self) -> ProgressStream:
+        return self
+
+
+class AsyncStream(Generic[C, R]):
+    """The async twin of `Stream`: `async for`, `async with`, `aclose()`, `await final()`."""
+
+    def __init__(self, chunks: AsyncIterator[C], box: _Box[R]) -> None:
+        self._chunks = chunks
+        self._box = box
+
+    def __aiter__(self) -> AsyncIterator[C]:
+        return self
+
+    async def __anext__(self) -> C:
+        return await self._chunks.__anext__()
+
+    async def aclose(self) -> None:
+        closer = getattr(self._chunks, "aclose", None)
+        if closer is not None:
+            await closer()
+
+    async def __aenter__(self) -> AsyncStream[C, R]:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def final(self) -> R:
+        """Read the rest of the stream and return the merged result."""
+        async for _ in self._chunks:
+            pass
+        return self._box.get()
+
+
+class AsyncChatStream(AsyncStream[ChatChunk, ChatResponse]):
+    """Async `ChatChunk`s; `await final()` is the merged `ChatResponse`."""
+
+    async def __aenter__(self) -> AsyncChatStream:
+        return self
+
+
+class AsyncGenerateStream(AsyncStream[GenerateChunk, GenerateResponse]):
+    """Async `GenerateChunk`s; `await final()` is the merged `GenerateResponse`."""
+
+    async def __aenter__(self) -> AsyncGenerateStream:
+        return self
+
+
+class AsyncProgressStream(AsyncStream[ProgressResponse, ProgressResponse]):
+    """Async pull/create progress lines."""
+
+    async def __aenter__(self) -> AsyncProgressStream:
+        return self
+
+
+# --------------------------------------------------------------------------- building streams
+
+
 def chat_stream(lines: Iterator[bytes], host: str) -> ChatStream:
     box: _Box[ChatResponse] = _Box()
-    return ChatStream(_merged(lines, ChatResponse, host, ChatAccumulator(), box), box)
+    return ChatStream(typed(lines, chat_chunk(), host, ChatAccumulator(), box), box)
 
 
 def achat_stream(lines: AsyncIterator[bytes], host: str) -> AsyncChatStream:
     box: _Box[ChatResponse] = _Box()
-    return AsyncChatStream(_amerged(lines, ChatResponse, host, ChatAccumulator(), box), box)
+    return AsyncChatStream(atyped(lines, chat_chunk(), host, ChatAccumulator(), box), box)
 
 
 def generate_stream(lines: Iterator[bytes], host: str) -> GenerateStream:
     box: _Box[GenerateResponse] = _Box()
-    return GenerateStream(_merged(lines, GenerateResponse, host, GenerateAccumulator(), box), box)
+    return GenerateStream(typed(lines, generate_chunk(), host, GenerateAccumulator(), box), box)
 
 
 def agenerate_stream(lines: AsyncIterator[bytes], host: str) -> AsyncGenerateStream:
     box: _Box[GenerateResponse] = _Box()
-    return AsyncGenerateStream(
-        _amerged(lines, GenerateResponse, host, GenerateAccumulator(), box), box
-    )
+    acc = GenerateAccumulator()
+    return AsyncGenerateStream(atyped(lines, generate_chunk(), host, acc, box), box)
+
+
+def progress_stream(lines: Iterator[bytes], host: str) -> ProgressStream:
+    box: _Box[ProgressResponse] = _Box()
+    validate = ProgressResponse.model_validate_json
+    return ProgressStream(typed(lines, validate, host, LastProgress(), box), box)
+
+
+def aprogress_stream(lines: AsyncIterator[bytes], host: str) -> AsyncProgressStream:
+    box: _Box[ProgressResponse] = _Box()
+    validate = ProgressResponse.model_validate_json
+    return AsyncProgressStream(atyped(lines, validate, host, LastProgress(), box), box)
 
 
 # --------------------------------------------------------------------------- flow drivers
@@ -371,7 +397,7 @@ def stream_flow(flow: Flow, open_stream: Callable[[Any], ChatStream]) -> ChatStr
     """A `ChatStream` over every request a flow makes (each re-ask or tool round streams)."""
     box: _Box[ChatResponse] = _Box()
 
-    def chunks() -> Generator[ChatResponse, None, None]:
+    def chunks() -> Generator[ChatChunk, None, None]:
         try:
             action = next(flow)
             while True:
@@ -392,7 +418,7 @@ def astream_flow(flow: Flow, open_stream: Callable[[Any], AsyncChatStream]) -> A
     """The async twin of `stream_flow`."""
     box: _Box[ChatResponse] = _Box()
 
-    async def chunks() -> AsyncIterator[ChatResponse]:
+    async def chunks() -> AsyncIterator[ChatChunk]:
         try:
             action = next(flow)
             while True:

@@ -31,20 +31,20 @@ from ._config import resolve_host
 from ._streaming import (
     AsyncChatStream,
     AsyncGenerateStream,
-    AsyncStream,
+    AsyncProgressStream,
     ChatStream,
     Flow,
     GenerateStream,
-    Stream,
+    ProgressStream,
     achat_stream,
     adrive,
     agenerate_stream,
-    aparsed,
+    aprogress_stream,
     astream_flow,
     chat_stream,
     drive,
     generate_stream,
-    parsed,
+    progress_stream,
     stream_flow,
 )
 from ._transport import DEFAULT_TIMEOUT, AsyncTransport, SyncTransport, parse_body
@@ -396,19 +396,19 @@ class Client:
     @overload
     def pull(
         self, model: str, *, insecure: bool = ..., stream: Literal[True]
-    ) -> Stream[ProgressResponse]: ...
+    ) -> ProgressStream: ...
     def pull(
         self, model: str, *, insecure: bool = False, stream: bool = False
-    ) -> ProgressResponse | Stream[ProgressResponse]:
+    ) -> ProgressResponse | ProgressStream:
         """Download a model; `stream=True` yields per-layer `ProgressResponse`s."""
         request = build(PullRequest, model=model, insecure=insecure, stream=stream)
         return self._progress("/api/pull", encode(request), stream, model)
 
     def _progress(
         self, path: str, body: bytes, stream: bool, model: str | None
-    ) -> ProgressResponse | Stream[ProgressResponse]:
+    ) -> ProgressResponse | ProgressStream:
         if stream:
-            return Stream(parsed(self._lines(path, body, model), ProgressResponse, self.host))
+            return progress_stream(self._lines(path, body, model), self.host)
         return parse_body(
             ProgressResponse, self._http.request("POST", path, body, model=model), self.host
         )
@@ -420,7 +420,7 @@ class Client:
     @overload
     def create(
         self, model: str, *, stream: Literal[True], **kw: Unpack[CreateKwargs]
-    ) -> Stream[ProgressResponse]: ...
+    ) -> ProgressStream: ...
     def create(
         self,
         model: str,
@@ -435,7 +435,7 @@ class Client:
         messages: Sequence[MessageLike] | None = None,
         quantize: str | None = None,
         stream: bool = False,
-    ) -> ProgressResponse | Stream[ProgressResponse]:
+    ) -> ProgressResponse | ProgressStream:
         """Create a model from structured fields (as `ollama.Client.create`)."""
         request = _create_request(
             model, stream, from_=from_, files=files, adapters=adapters, template=template,
@@ -451,10 +451,10 @@ class Client:
     @overload
     def create_from_request(
         self, body: Mapping[str, Any], *, stream: Literal[True]
-    ) -> Stream[ProgressResponse]: ...
+    ) -> ProgressStream: ...
     def create_from_request(
         self, body: Mapping[str, Any], *, stream: bool = False
-    ) -> ProgressResponse | Stream[ProgressResponse]:
+    ) -> ProgressResponse | ProgressStream:
         """Send a ready `/api/create` body (e.g. `Modelfile.to_create_request(...)`)."""
         return self._progress("/api/create", _create_body(body, stream), stream, body.get("from"))
 
@@ -467,7 +467,7 @@ class Client:
     def create_from_modelfile(
         self, model: str, modelfile: Any, *, base_dir: str | os.PathLike[str] | None = None,
         stream: Literal[True],
-    ) -> Stream[ProgressResponse]: ...  # fmt: skip
+    ) -> ProgressStream: ...  # fmt: skip
     def create_from_modelfile(
         self,
         model: str,
@@ -475,7 +475,7 @@ class Client:
         *,
         base_dir: str | os.PathLike[str] | None = None,
         stream: bool = False,
-    ) -> ProgressResponse | Stream[ProgressResponse]:
+    ) -> ProgressResponse | ProgressStream:
         """Upload a Modelfile's local files as blobs, then create `model` from it.
 
         `modelfile` is a `qwenkit.Modelfile`, Modelfile text, or a path to one (relative
@@ -502,7 +502,7 @@ class Client:
                 size = os.path.getsize(path)
                 progress(size, size)
             return digest
-        self._http.upload(f"/api/blobs/{digest}", _file_chunks(path, progress))
+        self._http.request("POST", f"/api/blobs/{digest}", _file_chunks(path, progress))
         return digest
 
     # -- inference ---------------------------------------------------------------------
@@ -664,18 +664,18 @@ class AsyncClient:
     @overload
     async def pull(
         self, model: str, *, insecure: bool = ..., stream: Literal[True]
-    ) -> AsyncStream[ProgressResponse]: ...
+    ) -> AsyncProgressStream: ...
     async def pull(
         self, model: str, *, insecure: bool = False, stream: bool = False
-    ) -> ProgressResponse | AsyncStream[ProgressResponse]:
+    ) -> ProgressResponse | AsyncProgressStream:
         request = build(PullRequest, model=model, insecure=insecure, stream=stream)
         return await self._progress("/api/pull", encode(request), stream, model)
 
     async def _progress(
         self, path: str, body: bytes, stream: bool, model: str | None
-    ) -> ProgressResponse | AsyncStream[ProgressResponse]:
+    ) -> ProgressResponse | AsyncProgressStream:
         if stream:
-            return AsyncStream(aparsed(self._lines(path, body, model), ProgressResponse, self.host))
+            return aprogress_stream(self._lines(path, body, model), self.host)
         answer = await self._http.request("POST", path, body, model=model)
         return parse_body(ProgressResponse, answer, self.host)
 
@@ -686,10 +686,10 @@ class AsyncClient:
     @overload
     async def create(
         self, model: str, *, stream: Literal[True], **kw: Unpack[CreateKwargs]
-    ) -> AsyncStream[ProgressResponse]: ...
+    ) -> AsyncProgressStream: ...
     async def create(
         self, model: str, *, stream: bool = False, **kw: Any
-    ) -> ProgressResponse | AsyncStream[ProgressResponse]:
+    ) -> ProgressResponse | AsyncProgressStream:
         request = _create_request(model, stream, **kw)
         return await self._progress("/api/create", encode(request), stream, kw.get("from_"))
 
@@ -700,10 +700,10 @@ class AsyncClient:
     @overload
     async def create_from_request(
         self, body: Mapping[str, Any], *, stream: Literal[True]
-    ) -> AsyncStream[ProgressResponse]: ...
+    ) -> AsyncProgressStream: ...
     async def create_from_request(
         self, body: Mapping[str, Any], *, stream: bool = False
-    ) -> ProgressResponse | AsyncStream[ProgressResponse]:
+    ) -> ProgressResponse | AsyncProgressStream:
         data = _create_body(body, stream)
         return await self._progress("/api/create", data, stream, body.get("from"))
 
@@ -714,7 +714,7 @@ class AsyncClient:
         *,
         base_dir: str | os.PathLike[str] | None = None,
         stream: bool = False,
-    ) -> ProgressResponse | AsyncStream[ProgressResponse]:
+    ) -> ProgressResponse | AsyncProgressStream:
         parsed_file, base = _load_modelfile(modelfile, base_dir)
         files = parsed_file.local_files(base)
         blobs = {name: await self.create_blob(path) for name, path in files.items()}
@@ -738,7 +738,7 @@ class AsyncClient:
                 size = os.path.getsize(path)
                 progress(size, size)
             return digest
-        await self._http.upload(f"/api/blobs/{digest}", _afile_chunks(path, progress))
+        await self._http.request("POST", f"/api/blobs/{digest}", _afile_chunks(path, progress))
         return digest
 
     async def embed(

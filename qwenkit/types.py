@@ -114,6 +114,69 @@ class ChatResponse(_Metrics):
     """The whole transcript (request, answers, tool results) when `run_tools=True`."""
 
 
+# --------------------------------------------------------------------------- stream chunks
+
+
+class _Chunk:
+    """A streamed line: its validated fields are the instance dict; absent ones fall back to
+    the class defaults. Plain objects, not pydantic models, because a stream makes one per token
+    (see `qwenkit._chunks` for the validation and `final()` for the full response model)."""
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{k}={v!r}" for k, v in vars(self).items())
+        return f"{type(self).__name__}({fields})"
+
+
+class ChunkMessage(_Chunk):
+    """The `message` of a chat chunk: the same attribute names as `Message`."""
+
+    role: str = "assistant"
+    content: str = ""
+    thinking: str | None = None
+    images: list[str] | None = None
+    tool_calls: list[ToolCall] | None = None
+    tool_name: str | None = None
+    tool_call_id: str | None = None
+
+
+class _ChunkMetrics(_Chunk):
+    total_duration: int = 0
+    load_duration: int = 0
+    prompt_eval_count: int = 0
+    prompt_eval_duration: int = 0
+    eval_count: int = 0
+    eval_duration: int = 0
+
+
+class ChatChunk(_ChunkMetrics):
+    """One line of a streamed chat, with `ChatResponse`'s attribute names (`.message.content`,
+    `.done`, `.eval_count`, ...); the stream's `final()` merges them into a `ChatResponse`."""
+
+    model: str = ""
+    created_at: str | None = None
+    message: ChunkMessage
+    done: bool = False
+    done_reason: str | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "message":  # a chunk without one gets its own empty message
+            message = self.__dict__["message"] = ChunkMessage()
+            return message
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+
+class GenerateChunk(_ChunkMetrics):
+    """One line of a streamed `/api/generate`, with `GenerateResponse`'s attribute names."""
+
+    model: str = ""
+    created_at: str | None = None
+    response: str = ""
+    thinking: str | None = None
+    done: bool = False
+    done_reason: str | None = None
+    context: list[int] | None = None
+
+
 class GenerateResponse(_Metrics):
     """One `/api/generate` answer or chunk."""
 
@@ -211,6 +274,11 @@ class ProgressResponse(BaseModel):
         if self.total is not None and self.completed is None:
             self.completed = 0
         return self
+
+    @property
+    def done(self) -> bool:
+        """The last line of a pull/create stream says `success`."""
+        return self.status == "success"
 
 
 class StatusResponse(BaseModel):

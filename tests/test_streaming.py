@@ -186,3 +186,67 @@ def test_async_stream_closes_on_break_and_gives_final() -> None:
     texts, content, first_closed, second_closed = asyncio.run(go())
     assert texts == ["a", "b", "c", ""] and content == "abc"
     assert first_closed and second_closed
+
+
+def test_chunks_have_the_response_attribute_names_and_defaults() -> None:
+    parts = [line("a", message={"thinking": "t"}, future_field=1), b'{"done": false}\n', FINAL]
+    chunks = list(client_for(TrackedBody(parts)).chat("m", HI, stream=True))
+    first, bare, last = chunks
+    assert (first.model, first.message.role, first.message.content) == ("m", "assistant", "a")
+    assert (first.message.thinking, first.message.tool_calls, first.done) == ("t", None, False)
+    assert (first.done_reason, first.eval_count, first.total_duration) == (None, 0, 0)
+    assert first.future_field == 1  # a newer server's field is kept
+    assert (bare.message.content, bare.message.role, bare.model) == ("", "assistant", "")
+    assert (last.done, last.done_reason, last.eval_count, last.prompt_eval_count) == (
+        True,
+        "stop",
+        5,
+        26,
+    )
+    assert "content='a'" in repr(first.message)
+
+
+def test_chunk_tool_calls_are_typed() -> None:
+    call = {"function": {"name": "f", "arguments": {"x": 1}}, "id": "call_1"}
+    chunks = list(
+        client_for(TrackedBody([line(message={"tool_calls": [call]}), FINAL])).chat(
+            "m", HI, stream=True
+        )
+    )
+    (tool_call,) = chunks[0].message.tool_calls or []
+    assert isinstance(tool_call, ToolCall)
+    assert (tool_call.function.name, tool_call.function.arguments, tool_call.id) == (
+        "f",
+        {"x": 1},
+        "call_1",
+    )
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        b'{"model": "m", "message": {"role": "assistant", "content": 5}, "done": false}\n',
+        b'{"model": "m", "message": "hello", "done": false}\n',
+        b'{"model": "m", "done": "maybe"}\n',
+        b"[1, 2]\n",
+    ],
+)
+def test_a_line_of_the_wrong_shape_is_a_protocol_error(bad: bytes) -> None:
+    body = TrackedBody([line("a"), bad, FINAL])
+    with pytest.raises(ProtocolError):
+        list(client_for(body).chat("m", HI, stream=True))
+    assert body.closed
+
+
+def test_generate_chunks_are_typed_and_merged() -> None:
+    parts = [
+        json.dumps({"model": "m", "response": r, "done": False}).encode() + b"\n"
+        for r in ("4", "2")
+    ]
+    done = {"model": "m", "response": "", "done": True, "context": [1, 2], "eval_count": 2}
+    body = TrackedBody([*parts, json.dumps(done).encode()])
+    with client_for(body).generate("m", "6*7?", stream=True) as stream:
+        texts = [(c.response, c.done, c.context) for c in stream]
+        final = stream.final()
+    assert texts == [("4", False, None), ("2", False, None), ("", True, [1, 2])]
+    assert (final.response, final.context, final.eval_count) == ("42", [1, 2], 2)

@@ -327,3 +327,18 @@ def test_split_lines_handles_any_chunking() -> None:
             b'{"b":2}',
             b'{"c":3}',
         ]
+
+
+@pytest.mark.parametrize("mode", ["sync-stream", "async-stream"])
+def test_gzip_encoded_stream_is_decoded(mode: str) -> None:
+    """A proxy may compress the NDJSON; the raw-bytes fast path must not bypass decoding."""
+    import gzip
+
+    data = gzip.compress(b"".join(ndjson(chunk("Hel"), chunk("lo"), DONE)))
+    parts = [data[i : i + 7] for i in range(0, len(data), 7)]
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, headers={"Content-Encoding": "gzip"}, stream=Body(parts))
+
+    reply = run(mode, handler)
+    assert (reply.message.content, reply.eval_count) == ("Hello", 3)
