@@ -4,7 +4,7 @@
 
 (`PYTHONPATH=.` makes sure the checkout is measured, not another install of qwenkit.)
 Starts an instant fake Ollama on 127.0.0.1 in a child process, then times single calls,
-contenders alternating call by call, and reports the median per contender:
+contenders alternating call by call in a random order, and reports the median per contender:
 
 * a non-streamed chat: bare `httpx` post + `json.loads` vs `qwenkit.Client.chat` vs `ollama`;
 * a 200-chunk streamed chat: bare `httpx` `iter_lines` + `json.loads` vs qwenkit vs `ollama`;
@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import random
 import statistics
 import subprocess
 import sys
@@ -92,18 +93,22 @@ Row = tuple[str, str, float, float, float, float]
 
 
 def bench_calls(rounds: int, host: str) -> list[Row]:
-    """Contenders alternate call by call, so a burst of load elsewhere hits all of them alike;
-    the median of many single calls then ignores the bursts."""
+    """Every round calls each contender once, in a fresh random order: a burst of load
+    elsewhere, or the caches one contender leaves to the next, hit all of them alike; the
+    median of many single calls then ignores the bursts."""
     rows = []
+    shuffle = random.Random(3).shuffle
     for case, funcs in contenders(host).items():
         for func in funcs.values():  # warm up: connections, lazy model building
             for _ in range(20):
                 func()
         cpus: dict[str, list[float]] = {name: [] for name in funcs}
         walls: dict[str, list[float]] = {name: [] for name in funcs}
+        order = list(funcs)
         for _ in range(rounds):
-            for name, func in funcs.items():
-                cpu, wall = cpu_and_wall(func)
+            shuffle(order)
+            for name in order:
+                cpu, wall = cpu_and_wall(funcs[name])
                 cpus[name].append(cpu)
                 walls[name].append(wall)
         base_cpu = statistics.median(next(iter(cpus.values())))

@@ -16,7 +16,7 @@ from typing import Annotated, Any, TypeVar
 from pydantic import AfterValidator, ConfigDict, TypeAdapter, with_config
 from typing_extensions import NotRequired, TypedDict
 
-from .types import ChatChunk, ChunkMessage, GenerateChunk, ToolCall
+from .types import ChatChunk, GenerateChunk, ToolCall
 
 C = TypeVar("C")
 
@@ -62,7 +62,7 @@ class _MetricFields(TypedDict):
 
 @with_config(_CONFIG)
 class _ChatFields(_MetricFields):
-    message: NotRequired[Annotated[_MessageFields, AfterValidator(_wrap(ChunkMessage))]]
+    message: NotRequired[_MessageFields]  # stays a dict: `ChatChunk.message` is a view of it
 
 
 @with_config(_CONFIG)

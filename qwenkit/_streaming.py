@@ -1,18 +1,15 @@
-"""Streams of typed chunks, the sans-I/O accumulator, and the drivers of multi-step chats.
+"""Streams of typed chunks and the sans-I/O accumulators that merge them.
 
 A stream is an iterator *and* a context manager. It owns a generator chain that ends in the
 HTTP response, so the response is closed when the stream is exhausted, closed, or dropped
-(generator finalisation; for async streams the event loop's async-generator hook).
-
-Multi-step chats (structured re-ask, tool loops) are written once, as generators that yield
-`Ask`/`Invoke` actions (see `qwenkit.tools.chat_flow`); the four drivers below run such a flow
-sync or async, streamed or not. That is what keeps `Client` and `AsyncClient` thin twins.
+(generator finalisation; for async streams the event loop's async-generator hook). Its
+`final()` reads the rest and returns the merged response. Chat and generate lines become
+`ChatChunk`/`GenerateChunk` (see `qwenkit._chunks` for why not response models).
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Generator, Iterator
-from dataclasses import dataclass
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Generator, Iterator
 from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -29,6 +26,25 @@ from .types import (
     ProgressResponse,
     ToolCall,
 )
+
+C = TypeVar("C")
+R = TypeVar("R", bound=BaseModel)
+
+
+def _message_fields(chunk: ChatChunk | ChatResponse) -> dict[str, Any]:
+    """The message's fields without making an object per token (`ChatChunk.message` would)."""
+    if isinstance(chunk, ChatChunk):
+        fields: dict[str, Any] = chunk.__dict__.get("message") or {}
+        return fields
+    return vars(chunk.message)
+
+
+def _response(cls: type[R], last: Any, **merged: Any) -> R:
+    """The full response model: the last chunk's fields (metrics, extras) plus merged ones."""
+    if isinstance(last, BaseModel):
+        return last.model_copy(update=merged)  # type: ignore[return-value]
+    return cls.model_validate({**vars(last), **merged})
+
 
 # --------------------------------------------------------------------------- accumulators
 
@@ -53,14 +69,14 @@ class ChatAccumulator:
         self._last: ChatChunk | ChatResponse | None = None
 
     def add(self, chunk: ChatChunk | ChatResponse) -> None:
-        message = chunk.message
-        if message.content:
-            self._content.append(message.content)
-        if message.thinking:
-            self._thinking.append(message.thinking)
-        if message.tool_calls:
-            self._tool_calls.extend(message.tool_calls)
-        self._role = message.role or self._role
+        fields = _message_fields(chunk)
+        if content := fields.get("content"):
+            self._content.append(content)
+        if thinking := fields.get("thinking"):
+            self._thinking.append(thinking)
+        if tool_calls := fields.get("tool_calls"):
+            self._tool_calls.extend(tool_calls)
+        self._role = fields.get("role") or self._role
         self._last = chunk
 
     def result(self) -> ChatResponse:
@@ -97,16 +113,6 @@ class GenerateAccumulator:
         return _response(GenerateResponse, self._last, response=text, thinking=thinking)
 
 
-R = TypeVar("R", bound=BaseModel)
-
-
-def _response(cls: type[R], last: Any, **merged: Any) -> R:
-    """The full response model: the last chunk's fields (metrics, extras) plus merged ones."""
-    if isinstance(last, BaseModel):
-        return last.model_copy(update=merged)  # type: ignore[return-value]
-    return cls.model_validate({**vars(last), **merged})
-
-
 class LastProgress:
     """The accumulator of pull/create streams: the result is the final status line."""
 
@@ -123,8 +129,6 @@ class LastProgress:
 
 
 # --------------------------------------------------------------------------- typed chunks
-
-C = TypeVar("C")
 
 
 def _nothing() -> None:
@@ -344,93 +348,3 @@ def aprogress_stream(lines: AsyncIterator[bytes], host: str) -> AsyncProgressStr
     box: _Box[ProgressResponse] = _Box()
     validate = ProgressResponse.model_validate_json
     return AsyncProgressStream(atyped(lines, validate, host, LastProgress(), box), box)
-
-
-# --------------------------------------------------------------------------- flow drivers
-
-
-@dataclass(frozen=True)
-class Ask:
-    """Flow action: send this `/api/chat` body (a `ChatRequest`), give back the answer."""
-
-    request: Any
-
-
-@dataclass(frozen=True)
-class Invoke:
-    """Flow action: run this prepared tool call, give back the tool message text."""
-
-    call: Any  # qwenkit.tools.Invocation
-
-
-Flow = Generator["Ask | Invoke", Any, ChatResponse]
-
-
-def drive(flow: Flow, send: Callable[[Any], ChatResponse]) -> ChatResponse:
-    """Run a flow with blocking, non-streamed requests."""
-    try:
-        action = next(flow)
-        while True:
-            reply = send(action.request) if isinstance(action, Ask) else action.call.run()
-            action = flow.send(reply)
-    except StopIteration as stop:
-        result: ChatResponse = stop.value
-        return result
-
-
-async def adrive(flow: Flow, send: Callable[[Any], Awaitable[ChatResponse]]) -> ChatResponse:
-    """Run a flow with async, non-streamed requests; async tools are awaited."""
-    try:
-        action = next(flow)
-        while True:
-            if isinstance(action, Ask):
-                reply: Any = await send(action.request)
-            else:
-                reply = await action.call.arun()
-            action = flow.send(reply)
-    except StopIteration as stop:
-        result: ChatResponse = stop.value
-        return result
-
-
-def stream_flow(flow: Flow, open_stream: Callable[[Any], ChatStream]) -> ChatStream:
-    """A `ChatStream` over every request a flow makes (each re-ask or tool round streams)."""
-    box: _Box[ChatResponse] = _Box()
-
-    def chunks() -> Generator[ChatChunk, None, None]:
-        try:
-            action = next(flow)
-            while True:
-                if isinstance(action, Ask):
-                    with open_stream(action.request) as stream:
-                        yield from stream
-                        reply: Any = stream.final()
-                else:
-                    reply = action.call.run()
-                action = flow.send(reply)
-        except StopIteration as stop:
-            box.value = stop.value
-
-    return ChatStream(chunks(), box)
-
-
-def astream_flow(flow: Flow, open_stream: Callable[[Any], AsyncChatStream]) -> AsyncChatStream:
-    """The async twin of `stream_flow`."""
-    box: _Box[ChatResponse] = _Box()
-
-    async def chunks() -> AsyncIterator[ChatChunk]:
-        try:
-            action = next(flow)
-            while True:
-                if isinstance(action, Ask):
-                    async with open_stream(action.request) as stream:
-                        async for chunk in stream:
-                            yield chunk
-                        reply: Any = await stream.final()
-                else:
-                    reply = await action.call.arun()
-                action = flow.send(reply)
-        except StopIteration as stop:
-            box.value = stop.value
-
-    return AsyncChatStream(chunks(), box)

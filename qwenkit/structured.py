@@ -1,6 +1,6 @@
 """Structured output: send a pydantic model's schema as `format`, validate, re-ask on failure.
 
-The re-ask is a sans-I/O flow (see `qwenkit._streaming`): it yields requests and receives
+The re-ask is a sans-I/O flow (see `qwenkit._flow`): it yields requests and receives
 answers, so the same code serves `Client` and `AsyncClient`, streamed or not. A wrong answer
 goes back to the model as an assistant message followed by a user message naming the errors;
 after `max_retries` re-asks `StructuredOutputError` carries the last raw text and errors.
@@ -16,9 +16,9 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from ._streaming import Flow
+from ._flow import Flow
+from ._requests import message_dict
 from .errors import StructuredOutputError, TruncatedOutputError
-from .types import message_dict
 
 M = TypeVar("M", bound=BaseModel)
 

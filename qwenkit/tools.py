@@ -21,9 +21,10 @@ from typing import Any, get_type_hints
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
-from ._streaming import Ask, Flow, Invoke
+from ._flow import Ask, Flow, Invoke
+from ._requests import message_dict
 from .errors import ToolError
-from .types import ChatResponse, Function, Message, ToolCall, message_dict
+from .types import ChatResponse, Function, Message, ToolCall
 
 ToolLike = Callable[..., Any] | type[BaseModel] | Mapping[str, Any] | BaseModel
 

@@ -10,11 +10,9 @@ Every model is built lazily (`defer_build=True`) to keep `import qwenkit` cheap.
 
 from __future__ import annotations
 
-import difflib
-from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from .errors import QwenkitError
 from .options import Options
@@ -118,9 +116,9 @@ class ChatResponse(_Metrics):
 
 
 class _Chunk:
-    """A streamed line: its validated fields are the instance dict; absent ones fall back to
-    the class defaults. Plain objects, not pydantic models, because a stream makes one per token
-    (see `qwenkit._chunks` for the validation and `final()` for the full response model)."""
+    """A streamed line whose checked fields are the instance dict; absent ones fall back to the
+    class defaults. Plain objects, not pydantic models: a stream makes one per token (see
+    `qwenkit._chunks` for the validation; `final()` returns the full response model)."""
 
     def __repr__(self) -> str:
         fields = ", ".join(f"{k}={v!r}" for k, v in vars(self).items())
@@ -128,7 +126,7 @@ class _Chunk:
 
 
 class ChunkMessage(_Chunk):
-    """The `message` of a chat chunk: the same attribute names as `Message`."""
+    """The `message` of a chat chunk, with `Message`'s attribute names."""
 
     role: str = "assistant"
     content: str = ""
@@ -154,15 +152,16 @@ class ChatChunk(_ChunkMetrics):
 
     model: str = ""
     created_at: str | None = None
-    message: ChunkMessage
     done: bool = False
     done_reason: str | None = None
 
-    def __getattr__(self, name: str) -> Any:
-        if name == "message":  # a chunk without one gets its own empty message
-            message = self.__dict__["message"] = ChunkMessage()
-            return message
-        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+    @property
+    def message(self) -> ChunkMessage:
+        """A view of the line's message fields, made when asked for: a stream that keeps no
+        extra object per token spares the garbage collector (it adds up over long answers)."""
+        view = object.__new__(ChunkMessage)
+        view.__dict__ = self.__dict__.setdefault("message", {})
+        return view
 
 
 class GenerateChunk(_ChunkMetrics):
@@ -313,7 +312,7 @@ class ChatRequest(BaseModel):
     messages: list[_RequestMessage]
     tools: list[dict[str, Any]] | None = None
     format: Format | None = None
-    options: dict[str, Any] | None = None
+    options: Options | None = None
     stream: bool = False
     keep_alive: KeepAlive | None = None
     think: Think | None = None
@@ -331,7 +330,7 @@ class GenerateRequest(BaseModel):
     raw: bool | None = None
     format: Format | None = None
     images: list[str] | None = None
-    options: dict[str, Any] | None = None
+    options: Options | None = None
     stream: bool = False
     keep_alive: KeepAlive | None = None
     think: Think | None = None
@@ -344,7 +343,7 @@ class EmbedRequest(BaseModel):
     input: str | list[str]
     truncate: bool | None = None
     dimensions: int | None = None
-    options: dict[str, Any] | None = None
+    options: Options | None = None
     keep_alive: KeepAlive | None = None
 
 
@@ -368,7 +367,7 @@ class CreateRequest(BaseModel):
     template: str | None = None
     license: str | list[str] | None = None
     system: str | None = None
-    parameters: dict[str, Any] | None = None
+    parameters: Options | None = None
     messages: list[_RequestMessage] | None = None
     quantize: str | None = None
     stream: bool = False
@@ -387,106 +386,3 @@ class CopyRequest(BaseModel):
 
     source: str = Field(min_length=1)
     destination: str = Field(min_length=1)
-
-
-# --------------------------------------------------------------------------- normalising input
-
-
-def encode(request: BaseModel) -> bytes:
-    """The JSON body: `None` fields dropped, aliases (`from`) applied."""
-    return request.model_dump_json(exclude_none=True, by_alias=True).encode()
-
-
-def build(cls: type[BaseModel], **fields: Any) -> Any:
-    """Validate a request model, turning pydantic's error into an `InvalidRequestError`."""
-    try:
-        return cls.model_validate({k: v for k, v in fields.items() if v is not None})
-    except ValidationError as err:
-        raise InvalidRequestError(
-            f"invalid {cls.__name__}: {_first_error(err)}",
-            hint="check the argument named above",
-        ) from None
-
-
-def as_dict(value: Mapping[str, Any] | BaseModel) -> dict[str, Any]:
-    """A dict from a mapping or a pydantic model (ours or `ollama`'s), `None`s dropped."""
-    if isinstance(value, BaseModel):
-        return value.model_dump(exclude_none=True, by_alias=True)
-    if isinstance(value, Mapping):
-        return dict(value)
-    raise InvalidRequestError(f"expected a mapping or a pydantic model, got {type(value).__name__}")
-
-
-def as_messages(messages: Sequence[Mapping[str, Any] | BaseModel] | None) -> list[dict[str, Any]]:
-    """Messages as plain dicts; accepts dicts, `qwenkit.types.Message` and `ollama.Message`."""
-    return [as_dict(m) for m in messages or ()]
-
-
-def message_dict(message: Message | Mapping[str, Any]) -> dict[str, Any]:
-    """A received message in the shape a request accepts (server-side extras dropped)."""
-    if isinstance(message, Message):
-        fields = set(_RequestMessage.model_fields)
-        return message.model_dump(exclude_none=True, include=fields)
-    return dict(message)
-
-
-def as_options(options: Mapping[str, Any] | BaseModel | None) -> dict[str, Any] | None:
-    """Checked options: an unknown name or a wrong type raises before anything is sent.
-
-    >>> as_options({"num_ctx": 8192})
-    {'num_ctx': 8192}
-    >>> as_options({"num_ctxx": 8192})
-    Traceback (most recent call last):
-    ...
-    qwenkit.types.InvalidRequestError: unknown option 'num_ctxx' (did you mean 'num_ctx'?)
-    """
-    if options is None:
-        return None
-    raw = as_dict(options)
-    for name in raw:
-        if name not in Options.model_fields:
-            close = difflib.get_close_matches(name, list(Options.model_fields), n=1)
-            guess = f" (did you mean {close[0]!r}?)" if close else ""
-            raise InvalidRequestError(
-                f"unknown option {name!r}{guess}",
-                hint="valid names are in qwenkit.options.PARAMETER_KINDS",
-            )
-    try:
-        return Options.model_validate(raw).model_dump(exclude_none=True)
-    except ValidationError as err:
-        raise InvalidRequestError(
-            f"invalid option: {_first_error(err)}", hint="Ollama rejects wrongly typed options"
-        ) from None
-
-
-def as_format(fmt: Any) -> Format | None:
-    """`"json"`, a JSON-schema dict, or a pydantic model class (turned into its schema)."""
-    if isinstance(fmt, type) and issubclass(fmt, BaseModel):
-        from .structured import schema_for
-
-        return schema_for(fmt)
-    if fmt is None or fmt in ("", "json"):
-        return fmt  # type: ignore[no-any-return]
-    if isinstance(fmt, Mapping):
-        return dict(fmt)
-    raise InvalidRequestError('format must be "json", a JSON schema dict or a pydantic model')
-
-
-def as_keep_alive(value: KeepAlive | None) -> KeepAlive | None:
-    """A bare numeric string is a 400 on the server (`time: missing unit`); send a number.
-
-    >>> as_keep_alive("300"), as_keep_alive("5m"), as_keep_alive(-1)
-    (300.0, '5m', -1)
-    """
-    if isinstance(value, str):
-        try:
-            return float(value)
-        except ValueError:
-            return value
-    return value
-
-
-def _first_error(err: ValidationError) -> str:
-    first = err.errors(include_url=False)[0]
-    where = ".".join(str(p) for p in first["loc"]) or "value"
-    return f"{where}: {first['msg']}"
