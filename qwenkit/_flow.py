@@ -17,11 +17,11 @@ from pydantic import BaseModel
 from ._requests import (
     MessageLike,
     OptionsLike,
+    as_dict,
     as_format,
     as_keep_alive,
     as_messages,
-    as_options,
-    build,
+    check,
 )
 from ._streaming import AsyncChatStream, ChatStream, _Box
 from .errors import ToolError
@@ -68,22 +68,27 @@ Flow = Generator["Ask | Invoke", Any, ChatResponse]
 # --------------------------------------------------------------------------- planning
 
 
-@dataclass(frozen=True)
 class ChatPlan:
     """A checked chat call: its first request, and how to go on if it takes several steps."""
 
-    first: ChatRequest
-    base: dict[str, Any]
-    messages: list[dict[str, Any]]
-    toolset: ToolSet | None
-    kw: dict[str, Any]
+    __slots__ = ("base", "first", "kw", "messages", "toolset")
+
+    def __init__(
+        self,
+        base: dict[str, Any],
+        messages: list[dict[str, Any]],
+        toolset: ToolSet | None,
+        kw: dict[str, Any],
+    ) -> None:
+        self.base, self.messages, self.toolset, self.kw = base, messages, toolset, kw
+        self.first = self.request(messages)  # checked now, before anything is sent
 
     @property
     def simple(self) -> bool:
         return self.toolset is None and self.kw.get("response_model") is None
 
     def request(self, messages: list[dict[str, Any]]) -> ChatRequest:
-        return build(ChatRequest, **self.base, messages=messages)
+        return check(ChatRequest, {**self.base, "messages": messages})
 
     def flow(self, *, sync: bool) -> Flow:
         from .structured import structured_flow
@@ -108,27 +113,26 @@ def plan_chat(
     model: str, messages: Sequence[MessageLike] | None, stream: bool, **kw: Any
 ) -> ChatPlan:
     """Check every argument and build the first request before anything is sent."""
-    if not kw.keys() <= _CHAT_KWARGS:
+    if kw and not kw.keys() <= _CHAT_KWARGS:
         unknown = ", ".join(sorted(kw.keys() - _CHAT_KWARGS))
         raise TypeError(f"chat() got unexpected keyword arguments: {unknown}")
+    base: dict[str, Any] = {"model": model, "stream": stream}
     toolset = None
     if kw.get("tools"):
         from .tools import ToolSet
 
         toolset = ToolSet.of(kw["tools"])
+        base["tools"] = toolset.schemas
     fmt = kw.get("format")
-    base = {
-        "model": model,
-        "tools": toolset.schemas if toolset else None,
-        "format": as_format(kw.get("response_model") if fmt is None else fmt),
-        "options": as_options(kw.get("options")),
-        "stream": stream,
-        "keep_alive": as_keep_alive(kw.get("keep_alive")),
-        "think": kw.get("think"),
-    }
-    listed = as_messages(messages)
-    first = build(ChatRequest, **base, messages=listed)
-    return ChatPlan(first, base, listed, toolset, kw)
+    if fmt is not None or kw.get("response_model") is not None:
+        base["format"] = as_format(kw["response_model"] if fmt is None else fmt)
+    if kw.get("options") is not None:
+        base["options"] = as_dict(kw["options"])
+    if kw.get("keep_alive") is not None:
+        base["keep_alive"] = as_keep_alive(kw["keep_alive"])
+    if kw.get("think") is not None:
+        base["think"] = kw["think"]
+    return ChatPlan(base, as_messages(messages), toolset, kw)
 
 
 # --------------------------------------------------------------------------- drivers

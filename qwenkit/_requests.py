@@ -15,6 +15,7 @@ import json
 import os
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Any, Generic, TypedDict, TypeVar
 
@@ -90,17 +91,23 @@ class CreateKwargs(TypedDict, total=False):
 
 def encode(request: BaseModel) -> bytes:
     """The JSON body: `None` fields dropped, aliases (`from`) applied."""
-    return request.model_dump_json(exclude_none=True, by_alias=True).encode()
+    return request.__pydantic_serializer__.to_json(request, exclude_none=True, by_alias=True)
 
 
 def build(cls: type[M], **fields: Any) -> M:
+    """Validate a request model from keyword arguments; `None` means "not sent"."""
+    return check(cls, {k: v for k, v in fields.items() if v is not None})
+
+
+def check(cls: type[M], data: dict[str, Any]) -> M:
     """Validate a request model (options included, in the same pass) or raise a clear error."""
     try:
-        return cls.model_validate({k: v for k, v in fields.items() if v is not None})
+        checked: M = cls.__pydantic_validator__.validate_python(data)
+        return checked
     except ValidationError as err:
         where = err.errors(include_url=False)[0]["loc"][:1]
         if where in (("options",), ("parameters",)):
-            check_options(fields[str(where[0])])  # says which option, and what was meant
+            check_options(data[str(where[0])])  # says which option, and what was meant
         raise InvalidRequestError(
             f"invalid {cls.__name__}: {_first_error(err)}", hint="check the argument named above"
         ) from None
@@ -108,6 +115,8 @@ def build(cls: type[M], **fields: Any) -> M:
 
 def as_dict(value: Mapping[str, Any] | BaseModel) -> dict[str, Any]:
     """A dict from a mapping or a pydantic model (ours or `ollama`'s), `None`s dropped."""
+    if type(value) is dict:  # the common case, before the slower class checks
+        return dict(value)
     if isinstance(value, BaseModel):
         return value.model_dump(exclude_none=True, by_alias=True)
     if isinstance(value, Mapping):
@@ -195,7 +204,7 @@ def _first_error(err: ValidationError) -> str:
 # --------------------------------------------------------------------------- calls
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Call(Generic[T]):
     """One HTTP exchange, described: the clients send it and give `read` the answer's bytes."""
 
@@ -207,6 +216,7 @@ class Call(Generic[T]):
     """The model a 404 is about (`ModelNotFoundError`); `None` when a 404 means no Ollama."""
 
 
+@cache
 def _model(cls: type[M]) -> Callable[[bytes, str], M]:
     return lambda body, host: parse_body(cls, body, host)
 

@@ -105,7 +105,7 @@ def _error_message(body: bytes) -> str:
 def parse_body(cls: type[M], body: bytes, host: str) -> M:
     """A whole JSON response as `cls`; anything else is a `ProtocolError`."""
     try:
-        return cls.model_validate_json(body or b"{}")
+        return cls.__pydantic_validator__.validate_json(body or b"{}")  # type: ignore[no-any-return]
     except ValidationError as err:
         raise ProtocolError(
             f"Ollama at {host} sent a response that is not a valid {cls.__name__}: {_short(err)}",

@@ -10,9 +10,10 @@ Every model is built lazily (`defer_build=True`) to keep `import qwenkit` cheap.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+from typing_extensions import NotRequired, TypedDict
 
 from .errors import QwenkitError
 from .options import Options
@@ -27,6 +28,22 @@ Format = Literal["", "json"] | dict[str, Any]
 
 class InvalidRequestError(QwenkitError, ValueError):
     """A request qwenkit refuses to send: unknown option, wrong type, malformed message."""
+
+
+def _options_dict() -> Any:
+    """`Options` as a TypedDict: the same names, types and strictness, checked inside each
+    request without building an `Options` object per call."""
+    fields = {name: NotRequired[info.annotation] for name, info in Options.model_fields.items()}
+    make: Any = TypedDict  # the functional form, with fields known only at run time
+    checked = make("OptionsDict", fields)
+    checked.__pydantic_config__ = ConfigDict(extra="forbid", strict=True)
+    return checked
+
+
+if TYPE_CHECKING:
+    OptionsDict = dict[str, Any]
+else:
+    OptionsDict = _options_dict()
 
 
 # --------------------------------------------------------------------------- shared pieces
@@ -312,7 +329,7 @@ class ChatRequest(BaseModel):
     messages: list[_RequestMessage]
     tools: list[dict[str, Any]] | None = None
     format: Format | None = None
-    options: Options | None = None
+    options: OptionsDict | None = None
     stream: bool = False
     keep_alive: KeepAlive | None = None
     think: Think | None = None
@@ -330,7 +347,7 @@ class GenerateRequest(BaseModel):
     raw: bool | None = None
     format: Format | None = None
     images: list[str] | None = None
-    options: Options | None = None
+    options: OptionsDict | None = None
     stream: bool = False
     keep_alive: KeepAlive | None = None
     think: Think | None = None
@@ -343,7 +360,7 @@ class EmbedRequest(BaseModel):
     input: str | list[str]
     truncate: bool | None = None
     dimensions: int | None = None
-    options: Options | None = None
+    options: OptionsDict | None = None
     keep_alive: KeepAlive | None = None
 
 
@@ -367,7 +384,7 @@ class CreateRequest(BaseModel):
     template: str | None = None
     license: str | list[str] | None = None
     system: str | None = None
-    parameters: Options | None = None
+    parameters: OptionsDict | None = None
     messages: list[_RequestMessage] | None = None
     quantize: str | None = None
     stream: bool = False
