@@ -1,10 +1,11 @@
 """qwenkit client overhead, side by side with bare httpx and the official `ollama` client.
 
-    PYTHONPATH=. python benchmarks/bench_client.py [--rounds 500] [--import-runs 15]
+    PYTHONPATH=. python benchmarks/bench_client.py [--rounds 100] [--block 10] [--import-runs 15]
 
 (`PYTHONPATH=.` makes sure the checkout is measured, not another install of qwenkit.)
 Starts an instant fake Ollama on 127.0.0.1 in a child process, then times single calls,
-contenders alternating call by call in a random order, and reports the median per contender:
+in rounds of `--block` calls per contender (contenders in a random order each round), and
+reports the median per contender:
 
 * a non-streamed chat: bare `httpx` post + `json.loads` vs `qwenkit.Client.chat` vs `ollama`;
 * a 200-chunk streamed chat: bare `httpx` `iter_lines` + `json.loads` vs qwenkit vs `ollama`;
@@ -92,10 +93,11 @@ def cpu_and_wall(func: Callable[[], object]) -> tuple[float, float]:
 Row = tuple[str, str, float, float, float, float]
 
 
-def bench_calls(rounds: int, host: str) -> list[Row]:
-    """Every round calls each contender once, in a fresh random order: a burst of load
-    elsewhere, or the caches one contender leaves to the next, hit all of them alike; the
-    median of many single calls then ignores the bursts."""
+def bench_calls(rounds: int, block: int, host: str) -> list[Row]:
+    """Each round runs every contender for `block` calls in a row (as a script calling one
+    client repeatedly would), contenders in a fresh random order, each call timed alone.
+    A burst of load elsewhere or the caches one contender leaves to the next hit all of them
+    alike, and the median of the single calls ignores the bursts."""
     rows = []
     shuffle = random.Random(3).shuffle
     for case, funcs in contenders(host).items():
@@ -108,9 +110,10 @@ def bench_calls(rounds: int, host: str) -> list[Row]:
         for _ in range(rounds):
             shuffle(order)
             for name in order:
-                cpu, wall = cpu_and_wall(funcs[name])
-                cpus[name].append(cpu)
-                walls[name].append(wall)
+                for _ in range(block):
+                    cpu, wall = cpu_and_wall(funcs[name])
+                    cpus[name].append(cpu)
+                    walls[name].append(wall)
         base_cpu = statistics.median(next(iter(cpus.values())))
         base_wall = statistics.median(next(iter(walls.values())))
         for name in funcs:
@@ -151,17 +154,20 @@ def bench_imports(runs: int) -> list[tuple[str, str, float, float]]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=500, help="calls per contender")
+    parser.add_argument("--rounds", type=int, default=100)
+    parser.add_argument("--block", type=int, default=10, help="calls in a row per round")
     parser.add_argument("--import-runs", type=int, default=15)
     args = parser.parse_args()
     proc, host = start_server()
     try:
-        rows = bench_calls(args.rounds, host)
+        rows = bench_calls(args.rounds, args.block, host)
     finally:
         assert proc.stdin is not None
         proc.stdin.close()
         proc.wait(10)
-    print(f"client CPU and wall time per call, median of {args.rounds} alternating calls")
+    calls = args.rounds * args.block
+    print(f"client CPU and wall time per call: median of {calls} calls per contender,")
+    print(f"{args.block} in a row per round, {args.rounds} rounds, contenders in random order")
     print(f"{'case':<21} {'contender':<42} {'CPU':>9} {'ratio':>6} {'wall':>9} {'ratio':>6}  goal")
     for case, name, cpu, cpu_ratio, wall, wall_ratio in rows:
         print(

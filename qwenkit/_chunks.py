@@ -1,38 +1,27 @@
 """Validation of streamed lines into `ChatChunk`/`GenerateChunk`, at the cost of `json.loads`.
 
-A stream makes one object per token, so the per-line price matters: validating into a
-`BaseModel` costs about twice a bare `json.loads`. Here pydantic-core checks each line against a
-`TypedDict` (same field types as the response models, unknown keys kept) and hands the checked
-dict to the chunk class as its instance dict, so a chunk costs no Python code per field.
-The validators are built on first use: importing this module does no pydantic work.
-"""
+A stream makes one object per token, so the per-line price matters twice: validating into a
+`BaseModel` costs about twice a bare `json.loads`, and every object a chunk keeps alive counts
+towards the garbage collector's next pass (a 200-token answer kept in a list triggers
+collections a plain `json.loads` loop does not). So pydantic-core checks each line against a
+`TypedDict` (the response models' field types, unknown keys kept) and the checked dict becomes
+the chunk, a `dict` subclass: two objects per chat line (line and message), as with `json.loads`.
+The validators are built on first use: importing this module does no pydantic work."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from functools import cache
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 from pydantic import AfterValidator, ConfigDict, TypeAdapter, with_config
 from typing_extensions import NotRequired, TypedDict
 
-from .types import ChatChunk, GenerateChunk, ToolCall
-
-C = TypeVar("C")
+from ._transport import ErrorLine
+from .types import ChatChunk, GenerateChunk, ProgressResponse, ToolCall
 
 #: Keep unknown keys (a newer server's fields); cache only keys, tokens rarely repeat.
 _CONFIG = ConfigDict(extra="allow", cache_strings="keys")
-
-
-def _wrap(cls: type[C]) -> Callable[[dict[str, Any]], C]:
-    new = object.__new__
-
-    def wrap(fields: dict[str, Any]) -> C:
-        chunk = new(cls)
-        chunk.__dict__ = fields
-        return chunk
-
-    return wrap
 
 
 @with_config(_CONFIG)
@@ -72,19 +61,40 @@ class _GenerateFields(_MetricFields):
     context: NotRequired[list[int] | None]
 
 
+def _chat(fields: dict[str, Any]) -> ChatChunk:
+    if "error" in fields:  # a dict lookup here is cheaper than searching every line's bytes
+        raise ErrorLine(fields["error"])
+    return ChatChunk(fields)
+
+
+def _generate(fields: dict[str, Any]) -> GenerateChunk:
+    if "error" in fields:
+        raise ErrorLine(fields["error"])
+    return GenerateChunk(fields)
+
+
 @cache
 def chat_chunk() -> Callable[[bytes], ChatChunk]:
-    """`validate(line) -> ChatChunk`; raises pydantic's `ValidationError` on a bad line."""
-    adapter: TypeAdapter[ChatChunk] = TypeAdapter(
-        Annotated[_ChatFields, AfterValidator(_wrap(ChatChunk))]
-    )
+    """`validate(line) -> ChatChunk`; a bad line raises pydantic's `ValidationError`, an
+    `{"error": ...}` line `ErrorLine`."""
+    adapter: TypeAdapter[ChatChunk] = TypeAdapter(Annotated[_ChatFields, AfterValidator(_chat)])
     return adapter.validate_json
 
 
 @cache
 def generate_chunk() -> Callable[[bytes], GenerateChunk]:
-    """`validate(line) -> GenerateChunk`."""
+    """`validate(line) -> GenerateChunk`, as `chat_chunk`."""
     adapter: TypeAdapter[GenerateChunk] = TypeAdapter(
-        Annotated[_GenerateFields, AfterValidator(_wrap(GenerateChunk))]
+        Annotated[_GenerateFields, AfterValidator(_generate)]
     )
     return adapter.validate_json
+
+
+def progress(line: bytes) -> ProgressResponse:
+    """`validate(line) -> ProgressResponse` for pull/create streams (a few lines a second:
+    the response model itself)."""
+    checked = ProgressResponse.model_validate_json(line)
+    extra = checked.model_extra
+    if extra and "error" in extra:
+        raise ErrorLine(extra["error"])
+    return checked

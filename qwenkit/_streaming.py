@@ -14,8 +14,8 @@ from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from ._chunks import chat_chunk, generate_chunk
-from ._transport import parse_line
+from ._chunks import chat_chunk, generate_chunk, progress
+from ._transport import ErrorLine, line_error
 from .errors import ProtocolError
 from .types import (
     ChatChunk,
@@ -34,7 +34,7 @@ R = TypeVar("R", bound=BaseModel)
 def _message_fields(chunk: ChatChunk | ChatResponse) -> dict[str, Any]:
     """The message's fields without making an object per token (`ChatChunk.message` would)."""
     if isinstance(chunk, ChatChunk):
-        fields: dict[str, Any] = chunk.__dict__.get("message") or {}
+        fields: dict[str, Any] = chunk.get("message") or {}
         return fields
     return vars(chunk.message)
 
@@ -43,7 +43,7 @@ def _response(cls: type[R], last: Any, **merged: Any) -> R:
     """The full response model: the last chunk's fields (metrics, extras) plus merged ones."""
     if isinstance(last, BaseModel):
         return last.model_copy(update=merged)  # type: ignore[return-value]
-    return cls.model_validate({**vars(last), **merged})
+    return cls.model_validate({**last, **merged})
 
 
 # --------------------------------------------------------------------------- accumulators
@@ -155,11 +155,10 @@ class _Box(Generic[R]):
 
 
 def _parse(validate: Callable[[bytes], C], line: bytes, host: str) -> C:
-    """One line: the fast path, unless it may be an `{"error": ...}` line or is malformed."""
     try:
-        return parse_line(validate, line, host) if b'"error"' in line else validate(line)
-    except ValidationError:
-        return parse_line(validate, line, host)  # raises the `ProtocolError`
+        return validate(line)
+    except (ValidationError, ErrorLine) as err:
+        raise line_error(line, err, host) from None
 
 
 def typed(
@@ -167,15 +166,16 @@ def typed(
 ) -> Generator[Any, None, None]:
     """Typed chunks up to `done`, merged as they pass; a short stream is a `ProtocolError`.
 
-    Flat on purpose (the parse is inlined, no generator layers): this loop runs once per token.
+    `validate` raises on a malformed line and on an `{"error": ...}` line (see `_chunks`).
+    Flat on purpose (`_parse` inlined, no generator layers): this loop runs once per token.
     """
     add = acc.add
     try:
         for line in lines:
             try:
-                chunk = parse_line(validate, line, host) if b'"error"' in line else validate(line)
-            except ValidationError:
-                chunk = parse_line(validate, line, host)
+                chunk = validate(line)
+            except (ValidationError, ErrorLine) as err:
+                raise line_error(line, err, host) from None
             add(chunk)
             yield chunk
             if chunk.done:
@@ -340,11 +340,9 @@ def agenerate_stream(lines: AsyncIterator[bytes], host: str) -> AsyncGenerateStr
 
 def progress_stream(lines: Iterator[bytes], host: str) -> ProgressStream:
     box: _Box[ProgressResponse] = _Box()
-    validate = ProgressResponse.model_validate_json
-    return ProgressStream(typed(lines, validate, host, LastProgress(), box), box)
+    return ProgressStream(typed(lines, progress, host, LastProgress(), box), box)
 
 
 def aprogress_stream(lines: AsyncIterator[bytes], host: str) -> AsyncProgressStream:
     box: _Box[ProgressResponse] = _Box()
-    validate = ProgressResponse.model_validate_json
-    return AsyncProgressStream(atyped(lines, validate, host, LastProgress(), box), box)
+    return AsyncProgressStream(atyped(lines, progress, host, LastProgress(), box), box)

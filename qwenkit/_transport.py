@@ -22,7 +22,7 @@ them (a re-issued pull resumes) while an answer from Ollama is not retried.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Iterator, Mapping
+from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator, Mapping
 from typing import Any, Generic, TypeVar
 
 import httpx
@@ -113,23 +113,27 @@ def parse_body(cls: type[M], body: bytes, host: str) -> M:
         ) from None
 
 
-def parse_line(validate: Callable[[bytes], T], line: bytes, host: str) -> T:
-    """One NDJSON line through `validate`; an `{"error": ...}` line raises `ResponseError(200)`."""
-    if b'"error"' in line:
-        try:
-            data = json.loads(line)
-        except ValueError:
-            data = None
-        if isinstance(data, dict) and "error" in data:
-            raise ResponseError(str(data["error"]), 200, host=host)
+class ErrorLine(Exception):
+    """Raised by a stream-line validator that met an `{"error": ...}` object (it has no host;
+    the stream turns it into `ResponseError(status_code=200)` with `line_error`)."""
+
+
+def line_error(line: bytes, err: Exception, host: str) -> ResponseError | ProtocolError:
+    """The error for a stream line that did not validate, or was an `{"error": ...}` object."""
+    if isinstance(err, ErrorLine):
+        return ResponseError(str(err.args[0]), 200, host=host)
     try:
-        return validate(line)
-    except ValidationError as err:
-        raise ProtocolError(
-            f"malformed stream line from Ollama at {host}: {_short(err)}",
-            host=host,
-            hint="the stream was cut or the server is not Ollama",
-        ) from None
+        data = json.loads(line)
+    except ValueError:
+        data = None
+    if isinstance(data, dict) and "error" in data:  # an error line that failed validation
+        return ResponseError(str(data["error"]), 200, host=host)
+    detail = _short(err) if isinstance(err, ValidationError) else str(err)
+    return ProtocolError(
+        f"malformed stream line from Ollama at {host}: {detail}",
+        host=host,
+        hint="the stream was cut or the server is not Ollama",
+    )
 
 
 def _short(err: ValidationError) -> str:
@@ -370,9 +374,10 @@ class AsyncTransport(_Base[httpx.AsyncClient]):
 __all__ = [
     "DEFAULT_TIMEOUT",
     "AsyncTransport",
+    "ErrorLine",
     "SyncTransport",
+    "line_error",
     "parse_body",
-    "parse_line",
     "split_lines",
     "status_error",
     "transport_error",

@@ -10,7 +10,9 @@ Every model is built lazily (`defer_build=True`) to keep `import qwenkit` cheap.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Literal
+import inspect
+from operator import methodcaller
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from typing_extensions import NotRequired, TypedDict
@@ -132,18 +134,38 @@ class ChatResponse(_Metrics):
 # --------------------------------------------------------------------------- stream chunks
 
 
-class _Chunk:
-    """A streamed line whose checked fields are the instance dict; absent ones fall back to the
-    class defaults. Plain objects, not pydantic models: a stream makes one per token (see
-    `qwenkit._chunks` for the validation; `final()` returns the full response model)."""
+class _Chunk(dict[str, Any]):
+    """A streamed line: the checked JSON object itself, read with the response model's
+    attribute names (or as a dict, as `ollama`'s responses allow). Not a pydantic model: a
+    stream makes one per token, and a plain dict is the least work for the garbage collector
+    (see `qwenkit._chunks`); the stream's `final()` returns the full response model."""
+
+    def __getattr__(self, name: str) -> Any:  # fields a newer server added
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(f"{type(self).__name__!r} has no field {name!r}") from None
 
     def __repr__(self) -> str:
-        fields = ", ".join(f"{k}={v!r}" for k, v in vars(self).items())
-        return f"{type(self).__name__}({fields})"
+        return f"{type(self).__name__}({dict.__repr__(self)})"
 
 
-class ChunkMessage(_Chunk):
-    """The `message` of a chat chunk, with `Message`'s attribute names."""
+C = TypeVar("C", bound=type)
+
+
+def _fields(cls: C) -> C:
+    """Turn the annotated defaults of a chunk class into properties that read the line,
+    falling back to the default (Ollama's `omitempty`). The getters are C functions
+    (`dict.get` via `methodcaller`): reading `chunk.done` runs no Python code."""
+    for name in inspect.get_annotations(cls):
+        getter = methodcaller("get", name, getattr(cls, name))
+        setattr(cls, name, property(getter, doc=f"`{name}` of the line"))
+    return cls
+
+
+class ChunkMessage:
+    """The `message` of a chat chunk, with `Message`'s attribute names: a view of the line's
+    message fields (the instance dict), absent ones falling back to the class defaults."""
 
     role: str = "assistant"
     content: str = ""
@@ -153,8 +175,16 @@ class ChunkMessage(_Chunk):
     tool_name: str | None = None
     tool_call_id: str | None = None
 
+    def __repr__(self) -> str:
+        return f"ChunkMessage({vars(self)!r})"
 
+
+@_fields
 class _ChunkMetrics(_Chunk):
+    model: str = ""
+    created_at: str | None = None
+    done: bool = False
+    done_reason: str | None = None
     total_duration: int = 0
     load_duration: int = 0
     prompt_eval_count: int = 0
@@ -167,29 +197,21 @@ class ChatChunk(_ChunkMetrics):
     """One line of a streamed chat, with `ChatResponse`'s attribute names (`.message.content`,
     `.done`, `.eval_count`, ...); the stream's `final()` merges them into a `ChatResponse`."""
 
-    model: str = ""
-    created_at: str | None = None
-    done: bool = False
-    done_reason: str | None = None
-
     @property
     def message(self) -> ChunkMessage:
-        """A view of the line's message fields, made when asked for: a stream that keeps no
-        extra object per token spares the garbage collector (it adds up over long answers)."""
+        """A view of the line's message, made when asked for (a stream keeps no extra object
+        per token)."""
         view = object.__new__(ChunkMessage)
-        view.__dict__ = self.__dict__.setdefault("message", {})
+        view.__dict__ = self.setdefault("message", {})
         return view
 
 
+@_fields
 class GenerateChunk(_ChunkMetrics):
     """One line of a streamed `/api/generate`, with `GenerateResponse`'s attribute names."""
 
-    model: str = ""
-    created_at: str | None = None
     response: str = ""
     thinking: str | None = None
-    done: bool = False
-    done_reason: str | None = None
     context: list[int] | None = None
 
 

@@ -203,7 +203,10 @@ def test_chunks_have_the_response_attribute_names_and_defaults() -> None:
         5,
         26,
     )
-    assert "content='a'" in repr(first.message)
+    assert "'content': 'a'" in repr(first.message) and repr(first).startswith("ChatChunk({")
+    assert first["message"]["content"] == "a"  # subscriptable, as `ollama`'s responses are
+    with pytest.raises(AttributeError):
+        _ = first.no_such_field
 
 
 def test_chunk_tool_calls_are_typed() -> None:
@@ -250,3 +253,27 @@ def test_generate_chunks_are_typed_and_merged() -> None:
         final = stream.final()
     assert texts == [("4", False, None), ("2", False, None), ("", True, [1, 2])]
     assert (final.response, final.context, final.eval_count) == ("42", [1, 2], 2)
+
+
+def test_the_word_error_in_content_is_not_an_error_line() -> None:
+    parts = [line('"error"'), line("error", done_reason=None), FINAL]
+    final = client_for(TrackedBody(parts)).chat("m", HI, stream=True).final()
+    assert final.message.content == '"error"error'
+
+
+@pytest.mark.parametrize(
+    "error_line",
+    [
+        b'{"error": "model runner crashed"}\n',
+        b'{"model": "m", "done": false, "error": "model runner crashed"}\n',
+        b'{"done": "not a bool", "error": "model runner crashed"}\n',  # fails validation too
+    ],
+)
+def test_error_lines_are_response_errors_in_any_shape(error_line: bytes) -> None:
+    from qwenkit import ResponseError
+
+    body = TrackedBody([line("a"), error_line, FINAL])
+    with pytest.raises(ResponseError) as info:
+        list(client_for(body).chat("m", HI, stream=True))
+    assert info.value.status_code == 200 and "runner crashed" in str(info.value)
+    assert body.closed
