@@ -42,10 +42,10 @@ from .types import (
     ProcessResponse,
     ProgressResponse,
     PullRequest,
+    RequestMessage,
     ShowResponse,
     StatusResponse,
     Think,
-    _RequestMessage,
 )
 
 T = TypeVar("T")
@@ -132,7 +132,7 @@ def as_messages(messages: Sequence[MessageLike] | None) -> list[dict[str, Any]]:
 def message_dict(message: Message | Mapping[str, Any]) -> dict[str, Any]:
     """A received message in the shape a request accepts (server-side extras dropped)."""
     if isinstance(message, Message):
-        fields = set(_RequestMessage.model_fields)
+        fields = set(RequestMessage.__annotations__)
         return message.model_dump(exclude_none=True, include=fields)
     return dict(message)
 

@@ -144,11 +144,15 @@ def _truncated(host: str) -> ProtocolError:
 
 
 class _Box(Generic[R]):
-    """Where a stream's generator leaves its merged result."""
+    """Where a stream's generator leaves its result: a value, or the finished accumulator,
+    merged only if `final()` asks (a caller that keeps the chunks may never)."""
 
     value: R | None = None
+    merge: Callable[[], R] | None = None
 
     def get(self) -> R:
+        if self.value is None and self.merge is not None:
+            self.value = self.merge()
         if self.value is None:
             raise ProtocolError("the stream was closed before it finished")
         return self.value
@@ -179,7 +183,7 @@ def typed(
             add(chunk)
             yield chunk
             if chunk.done:
-                box.value = acc.result()
+                box.merge = acc.result
                 return
         raise _truncated(host)
     finally:  # release the connection now, not when a traceback lets go of `lines`
@@ -200,7 +204,7 @@ async def atyped(
             acc.add(chunk)
             yield chunk
             if chunk.done:
-                box.value = acc.result()
+                box.merge = acc.result
                 return
         raise _truncated(host)
     finally:

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import inspect
 from operator import methodcaller
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator, with_config
 from typing_extensions import NotRequired, TypedDict
 
 from .errors import QwenkitError
@@ -330,25 +330,25 @@ class StatusResponse(BaseModel):
 # --------------------------------------------------------------------------- requests
 
 
-class _RequestMessage(BaseModel):
-    """A message as sent: unknown keys are typos, so they fail."""
+@with_config(ConfigDict(extra="forbid"))
+class RequestMessage(TypedDict):
+    """A message as sent: unknown keys are typos, so they fail. A checked dict, not a model:
+    a long conversation is sent again on every turn."""
 
-    model_config = _REQUEST
-
-    role: str = Field(min_length=1)
-    content: str | None = None
-    thinking: str | None = None
-    images: list[str] | None = None
-    tool_calls: list[dict[str, Any]] | None = None
-    tool_name: str | None = None
-    tool_call_id: str | None = None
+    role: Annotated[str, Field(min_length=1)]
+    content: NotRequired[str | None]
+    thinking: NotRequired[str | None]
+    images: NotRequired[list[str] | None]
+    tool_calls: NotRequired[list[dict[str, Any]] | None]
+    tool_name: NotRequired[str | None]
+    tool_call_id: NotRequired[str | None]
 
 
 class ChatRequest(BaseModel):
     model_config = _REQUEST
 
     model: str = Field(min_length=1)
-    messages: list[_RequestMessage]
+    messages: list[RequestMessage]
     tools: list[dict[str, Any]] | None = None
     format: Format | None = None
     options: OptionsDict | None = None
@@ -407,7 +407,7 @@ class CreateRequest(BaseModel):
     license: str | list[str] | None = None
     system: str | None = None
     parameters: OptionsDict | None = None
-    messages: list[_RequestMessage] | None = None
+    messages: list[RequestMessage] | None = None
     quantize: str | None = None
     stream: bool = False
 
