@@ -21,7 +21,7 @@ from typing import Any, Generic, TypedDict, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from ._transport import parse_body
+from ._transport import parse_body, validator
 from .errors import ProtocolError
 from .options import Options
 from .types import (
@@ -102,7 +102,7 @@ def build(cls: type[M], **fields: Any) -> M:
 def check(cls: type[M], data: dict[str, Any]) -> M:
     """Validate a request model (options included, in the same pass) or raise a clear error."""
     try:
-        checked: M = cls.__pydantic_validator__.validate_python(data)
+        checked: M = validator(cls).validate_python(data)
         return checked
     except ValidationError as err:
         where = err.errors(include_url=False)[0]["loc"][:1]

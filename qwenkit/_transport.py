@@ -23,10 +23,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator, Mapping
+from functools import cache
 from typing import Any, Generic, TypeVar
 
 import httpx
 from pydantic import BaseModel, ValidationError
+from pydantic_core import SchemaValidator
 
 from . import __version__
 from ._config import auth_headers
@@ -102,10 +104,19 @@ def _error_message(body: bytes) -> str:
     return text[:500]
 
 
+@cache
+def validator(cls: type[BaseModel]) -> SchemaValidator:
+    """The model's pydantic-core validator, built now if the model was deferred. Calling it
+    directly skips `model_validate*`'s argument handling (a microsecond, once per call)."""
+    cls.model_rebuild()  # public API; a no-op once built
+    return cls.__pydantic_validator__  # type: ignore[return-value]
+
+
 def parse_body(cls: type[M], body: bytes, host: str) -> M:
     """A whole JSON response as `cls`; anything else is a `ProtocolError`."""
     try:
-        return cls.__pydantic_validator__.validate_json(body or b"{}")  # type: ignore[no-any-return]
+        parsed: M = validator(cls).validate_json(body or b"{}")
+        return parsed
     except ValidationError as err:
         raise ProtocolError(
             f"Ollama at {host} sent a response that is not a valid {cls.__name__}: {_short(err)}",

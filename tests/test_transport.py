@@ -342,3 +342,19 @@ def test_gzip_encoded_stream_is_decoded(mode: str) -> None:
 
     reply = run(mode, handler)
     assert (reply.message.content, reply.eval_count) == ("Hello", 3)
+
+
+def test_deferred_models_build_from_a_shallow_call_stack() -> None:
+    """Models are built on first use; that must not depend on how deep the caller is."""
+    import subprocess
+    import sys
+
+    code = (
+        "from qwenkit._transport import parse_body\n"
+        "from qwenkit._requests import check\n"
+        "from qwenkit.types import ChatRequest, ListResponse\n"
+        "print(parse_body(ListResponse, b'{\"models\": []}', 'h').models)\n"
+        "print(check(ChatRequest, {'model': 'm', 'messages': []}).model)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["[]", "m"]
