@@ -10,10 +10,12 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
 
+from . import _blobs as blobs
 from . import _requests as rq
+from ._blobs import PathLike, Progress
 from ._config import resolve_host
 from ._flow import ChatKwargs, adrive, astream_flow, plan_chat
-from ._requests import CreateKwargs, GenerateKwargs, MessageLike, OptionsLike, PathLike, Progress
+from ._requests import CreateKwargs, GenerateKwargs, MessageLike, OptionsLike
 from ._streaming import (
     AsyncChatStream,
     AsyncGenerateStream,
@@ -147,22 +149,22 @@ class AsyncClient:
     async def create_from_modelfile(
         self, model: str, modelfile: Any, *, base_dir: PathLike | None = None, stream: bool = False
     ) -> ProgressResponse | AsyncProgressStream:
-        job = rq.ModelfileJob.of(model, modelfile, base_dir)
-        blobs = {name: await self.create_blob(path) for name, path in job.files().items()}
-        return await self._progress(job.call(blobs, stream), stream)
+        job = blobs.ModelfileJob.of(model, modelfile, base_dir)
+        uploaded = {name: await self.create_blob(path) for name, path in job.files().items()}
+        return await self._progress(job.call(uploaded, stream), stream)
 
     async def has_blob(self, digest: str) -> bool:
-        return rq.blob_exists(await self._http.head(rq.blob_path(digest)), digest, self.host)
+        return blobs.blob_exists(await self._http.head(blobs.blob_path(digest)), digest, self.host)
 
     async def create_blob(self, path: PathLike, *, progress: Progress | None = None) -> str:
         import anyio.to_thread
 
-        digest = await anyio.to_thread.run_sync(rq.file_digest, path)
+        digest = await anyio.to_thread.run_sync(blobs.file_digest, path)
         if await self.has_blob(digest):
-            rq.report_present(path, progress)
+            blobs.report_present(path, progress)
         else:
-            chunks = rq.afile_chunks(path, progress)
-            await self._http.request("POST", rq.blob_path(digest), chunks)
+            chunks = blobs.afile_chunks(path, progress)
+            await self._http.request("POST", blobs.blob_path(digest), chunks)
         return digest
 
     async def embed(

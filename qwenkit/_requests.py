@@ -10,13 +10,10 @@ from __future__ import annotations
 
 import base64
 import difflib
-import hashlib
 import json
-import os
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
-from pathlib import Path
 from typing import Any, Generic, TypedDict, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -52,9 +49,6 @@ T = TypeVar("T")
 M = TypeVar("M", bound=BaseModel)
 MessageLike = Mapping[str, Any] | BaseModel
 OptionsLike = Mapping[str, Any] | BaseModel
-Progress = Callable[[int, int], None]
-PathLike = str | os.PathLike[str]
-_CHUNK = 1 << 20
 
 
 class GenerateKwargs(TypedDict, total=False):
@@ -334,82 +328,3 @@ def chat(request: ChatRequest) -> Call[ChatResponse]:
 
 def _b64(image: str | bytes) -> str:
     return base64.b64encode(image).decode() if isinstance(image, bytes) else image
-
-
-# --------------------------------------------------------------------------- blobs and files
-
-
-def blob_path(digest: str) -> str:
-    return f"/api/blobs/{digest}"
-
-
-def blob_exists(status: int, digest: str, host: str) -> bool:
-    """The answer to `HEAD /api/blobs/<digest>`: 200 there, 404 absent, anything else odd."""
-    if status in (200, 404):
-        return status == 200
-    raise ProtocolError(f"HEAD {blob_path(digest)} answered {status}", host=host)
-
-
-def file_digest(path: str | os.PathLike[str]) -> str:
-    """`sha256:<hex>` of a file, read in 1 MiB chunks."""
-    sha = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(_CHUNK):
-            sha.update(chunk)
-    return f"sha256:{sha.hexdigest()}"
-
-
-def file_chunks(path: str | os.PathLike[str], progress: Progress | None) -> Iterator[bytes]:
-    """The file in 1 MiB chunks, reporting `progress(done, total)` after each."""
-    total, done = os.path.getsize(path), 0
-    with open(path, "rb") as fh:
-        while chunk := fh.read(_CHUNK):
-            done += len(chunk)
-            yield chunk
-            if progress:
-                progress(done, total)
-
-
-async def afile_chunks(
-    path: str | os.PathLike[str], progress: Progress | None
-) -> AsyncIterator[bytes]:
-    for chunk in file_chunks(path, progress):
-        yield chunk
-
-
-def report_present(path: str | os.PathLike[str], progress: Progress | None) -> None:
-    """A blob the server already has counts as fully uploaded."""
-    if progress:
-        size = os.path.getsize(path)
-        progress(size, size)
-
-
-@dataclass(frozen=True)
-class ModelfileJob:
-    """`create_from_modelfile`: the local files to upload first, then the create call."""
-
-    model: str
-    modelfile: Any  # qwenkit.modelfile.Modelfile
-    base: Path | None
-
-    @classmethod
-    def of(
-        cls, model: str, modelfile: Any, base_dir: str | os.PathLike[str] | None
-    ) -> ModelfileJob:
-        """From a `Modelfile`, Modelfile text, or a path (whose folder is then the base)."""
-        if isinstance(modelfile, os.PathLike):
-            path = Path(modelfile)
-            return cls.of(model, path.read_bytes(), base_dir or path.parent)
-        if isinstance(modelfile, (str, bytes)):
-            from .modelfile import Modelfile
-
-            modelfile = Modelfile.parse(modelfile)
-        return cls(model, modelfile, Path(base_dir) if base_dir is not None else None)
-
-    def files(self) -> dict[str, Path]:
-        files: dict[str, Path] = self.modelfile.local_files(self.base)
-        return files
-
-    def call(self, blobs: Mapping[str, str], stream: bool) -> Call[ProgressResponse]:
-        body = self.modelfile.to_create_request(self.model, blobs=blobs, base_dir=self.base)
-        return create_from_request(body, stream)  # a 404 here names no model

@@ -18,19 +18,13 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
 
+from . import _blobs as blobs
 from . import _requests as rq
 from ._async_client import AsyncClient
+from ._blobs import PathLike, Progress, file_digest
 from ._config import resolve_host
 from ._flow import ChatKwargs, drive, plan_chat, stream_flow
-from ._requests import (
-    CreateKwargs,
-    GenerateKwargs,
-    MessageLike,
-    OptionsLike,
-    PathLike,
-    Progress,
-    file_digest,
-)
+from ._requests import CreateKwargs, GenerateKwargs, MessageLike, OptionsLike
 from ._streaming import (
     ChatStream,
     GenerateStream,
@@ -195,21 +189,21 @@ class Client:
         `modelfile` is a `qwenkit.Modelfile`, Modelfile text, or a path to one (relative
         FROM/ADAPTER paths then resolve against its folder unless `base_dir` is given).
         """
-        job = rq.ModelfileJob.of(model, modelfile, base_dir)
-        blobs = {name: self.create_blob(path) for name, path in job.files().items()}
-        return self._progress(job.call(blobs, stream), stream)
+        job = blobs.ModelfileJob.of(model, modelfile, base_dir)
+        uploaded = {name: self.create_blob(path) for name, path in job.files().items()}
+        return self._progress(job.call(uploaded, stream), stream)
 
     def has_blob(self, digest: str) -> bool:
         """Whether the server already holds the blob (HEAD /api/blobs/<digest>)."""
-        return rq.blob_exists(self._http.head(rq.blob_path(digest)), digest, self.host)
+        return blobs.blob_exists(self._http.head(blobs.blob_path(digest)), digest, self.host)
 
     def create_blob(self, path: PathLike, *, progress: Progress | None = None) -> str:
         """Upload a file unless the server has it; returns `sha256:<hex>` for `files=`."""
-        digest = rq.file_digest(path)
+        digest = file_digest(path)
         if self.has_blob(digest):
-            rq.report_present(path, progress)
+            blobs.report_present(path, progress)
         else:
-            self._http.request("POST", rq.blob_path(digest), rq.file_chunks(path, progress))
+            self._http.request("POST", blobs.blob_path(digest), blobs.file_chunks(path, progress))
         return digest
 
     # -- inference ---------------------------------------------------------------------

@@ -1,9 +1,10 @@
 """Wire models for Ollama's native `/api/*` endpoints.
 
-Requests are strict (`extra="forbid"`): a typo fails here, before anything is sent.
 Responses are tolerant (`extra="allow"`): a newer server adding fields must not break a script,
 and Ollama's `omitempty` metrics default to 0 instead of `None`. Attribute names mirror the
-official `ollama` client so code written for it keeps working.
+official `ollama` client so code written for it keeps working. Streamed lines become the lighter
+`ChatChunk`/`GenerateChunk`. Requests (defined in `qwenkit._request_models`, re-exported here)
+are strict (`extra="forbid"`): a typo fails before anything is sent.
 
 Every model is built lazily (`defer_build=True`) to keep `import qwenkit` cheap.
 """
@@ -12,40 +13,31 @@ from __future__ import annotations
 
 import inspect
 from operator import methodcaller
-from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar
+from typing import Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator, with_config
-from typing_extensions import NotRequired, TypedDict
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from ._request_models import (
+    ChatRequest,
+    CopyRequest,
+    CreateRequest,
+    EmbedRequest,
+    Format,
+    GenerateRequest,
+    KeepAlive,
+    ModelRequest,
+    OptionsDict,
+    PullRequest,
+    RequestMessage,
+    Think,
+)
 from .errors import QwenkitError
-from .options import Options
 
-_REQUEST = ConfigDict(extra="forbid", defer_build=True)
 _RESPONSE = ConfigDict(extra="allow", defer_build=True)
-
-Think = bool | Literal["low", "medium", "high", "max"]
-KeepAlive = float | str
-Format = Literal["", "json"] | dict[str, Any]
 
 
 class InvalidRequestError(QwenkitError, ValueError):
     """A request qwenkit refuses to send: unknown option, wrong type, malformed message."""
-
-
-def _options_dict() -> Any:
-    """`Options` as a TypedDict: the same names, types and strictness, checked inside each
-    request without building an `Options` object per call."""
-    fields = {name: NotRequired[info.annotation] for name, info in Options.model_fields.items()}
-    make: Any = TypedDict  # the functional form, with fields known only at run time
-    checked = make("OptionsDict", fields)
-    checked.__pydantic_config__ = ConfigDict(extra="forbid", strict=True)
-    return checked
-
-
-if TYPE_CHECKING:
-    OptionsDict = dict[str, Any]
-else:
-    OptionsDict = _options_dict()
 
 
 # --------------------------------------------------------------------------- shared pieces
@@ -129,90 +121,6 @@ class ChatResponse(_Metrics):
     """The validated object when `response_model=` was given."""
     messages: list[Message] | None = Field(default=None, exclude=True)
     """The whole transcript (request, answers, tool results) when `run_tools=True`."""
-
-
-# --------------------------------------------------------------------------- stream chunks
-
-
-class _Chunk(dict[str, Any]):
-    """A streamed line: the checked JSON object itself, read with the response model's
-    attribute names (or as a dict, as `ollama`'s responses allow). Not a pydantic model: a
-    stream makes one per token, and a plain dict is the least work for the garbage collector
-    (see `qwenkit._chunks`); the stream's `final()` returns the full response model."""
-
-    def __getattr__(self, name: str) -> Any:  # fields a newer server added
-        try:
-            return self[name]
-        except KeyError:
-            raise AttributeError(f"{type(self).__name__!r} has no field {name!r}") from None
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}({dict.__repr__(self)})"
-
-
-C = TypeVar("C", bound=type)
-
-
-def _fields(cls: C) -> C:
-    """Turn the annotated defaults of a chunk class into properties that read the line,
-    falling back to the default (Ollama's `omitempty`). The getters are C functions
-    (`dict.get` via `methodcaller`): reading `chunk.done` runs no Python code."""
-    for name in inspect.get_annotations(cls):
-        getter = methodcaller("get", name, getattr(cls, name))
-        setattr(cls, name, property(getter, doc=f"`{name}` of the line"))
-    return cls
-
-
-class ChunkMessage:
-    """The `message` of a chat chunk, with `Message`'s attribute names: a view of the line's
-    message fields (the instance dict), absent ones falling back to the class defaults."""
-
-    role: str = "assistant"
-    content: str = ""
-    thinking: str | None = None
-    images: list[str] | None = None
-    tool_calls: list[ToolCall] | None = None
-    tool_name: str | None = None
-    tool_call_id: str | None = None
-
-    def __repr__(self) -> str:
-        return f"ChunkMessage({vars(self)!r})"
-
-
-@_fields
-class _ChunkMetrics(_Chunk):
-    model: str = ""
-    created_at: str | None = None
-    done: bool = False
-    done_reason: str | None = None
-    total_duration: int = 0
-    load_duration: int = 0
-    prompt_eval_count: int = 0
-    prompt_eval_duration: int = 0
-    eval_count: int = 0
-    eval_duration: int = 0
-
-
-class ChatChunk(_ChunkMetrics):
-    """One line of a streamed chat, with `ChatResponse`'s attribute names (`.message.content`,
-    `.done`, `.eval_count`, ...); the stream's `final()` merges them into a `ChatResponse`."""
-
-    @property
-    def message(self) -> ChunkMessage:
-        """A view of the line's message, made when asked for (a stream keeps no extra object
-        per token)."""
-        view = object.__new__(ChunkMessage)
-        view.__dict__ = self.setdefault("message", {})
-        return view
-
-
-@_fields
-class GenerateChunk(_ChunkMetrics):
-    """One line of a streamed `/api/generate`, with `GenerateResponse`'s attribute names."""
-
-    response: str = ""
-    thinking: str | None = None
-    context: list[int] | None = None
 
 
 class GenerateResponse(_Metrics):
@@ -327,101 +235,119 @@ class StatusResponse(BaseModel):
     status: str | None = None
 
 
-# --------------------------------------------------------------------------- requests
+# --------------------------------------------------------------------------- stream chunks
 
 
-@with_config(ConfigDict(extra="forbid"))
-class RequestMessage(TypedDict):
-    """A message as sent: unknown keys are typos, so they fail. A checked dict, not a model:
-    a long conversation is sent again on every turn."""
+class _Chunk(dict[str, Any]):
+    """A streamed line: the checked JSON object itself, read with the response model's
+    attribute names (or as a dict, as `ollama`'s responses allow). Not a pydantic model: a
+    stream makes one per token, and a plain dict is the least work for the garbage collector
+    (see `qwenkit._chunks`); the stream's `final()` returns the full response model."""
 
-    role: Annotated[str, Field(min_length=1)]
-    content: NotRequired[str | None]
-    thinking: NotRequired[str | None]
-    images: NotRequired[list[str] | None]
-    tool_calls: NotRequired[list[dict[str, Any]] | None]
-    tool_name: NotRequired[str | None]
-    tool_call_id: NotRequired[str | None]
+    def __getattr__(self, name: str) -> Any:  # fields a newer server added
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(f"{type(self).__name__!r} has no field {name!r}") from None
 
-
-class ChatRequest(BaseModel):
-    model_config = _REQUEST
-
-    model: str = Field(min_length=1)
-    messages: list[RequestMessage]
-    tools: list[dict[str, Any]] | None = None
-    format: Format | None = None
-    options: OptionsDict | None = None
-    stream: bool = False
-    keep_alive: KeepAlive | None = None
-    think: Think | None = None
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({dict.__repr__(self)})"
 
 
-class GenerateRequest(BaseModel):
-    model_config = _REQUEST
+C = TypeVar("C", bound=type)
 
-    model: str = Field(min_length=1)
-    prompt: str | None = None
-    suffix: str | None = None
-    system: str | None = None
-    template: str | None = None
-    context: list[int] | None = None
-    raw: bool | None = None
-    format: Format | None = None
+
+def _fields(cls: C) -> C:
+    """Turn the annotated defaults of a chunk class into properties that read the line,
+    falling back to the default (Ollama's `omitempty`). The getters are C functions
+    (`dict.get` via `methodcaller`): reading `chunk.done` runs no Python code."""
+    for name in inspect.get_annotations(cls):
+        getter = methodcaller("get", name, getattr(cls, name))
+        setattr(cls, name, property(getter, doc=f"`{name}` of the line"))
+    return cls
+
+
+class ChunkMessage:
+    """The `message` of a chat chunk, with `Message`'s attribute names: a view of the line's
+    message fields (the instance dict), absent ones falling back to the class defaults."""
+
+    role: str = "assistant"
+    content: str = ""
+    thinking: str | None = None
     images: list[str] | None = None
-    options: OptionsDict | None = None
-    stream: bool = False
-    keep_alive: KeepAlive | None = None
-    think: Think | None = None
+    tool_calls: list[ToolCall] | None = None
+    tool_name: str | None = None
+    tool_call_id: str | None = None
+
+    def __repr__(self) -> str:
+        return f"ChunkMessage({vars(self)!r})"
 
 
-class EmbedRequest(BaseModel):
-    model_config = _REQUEST
-
-    model: str = Field(min_length=1)
-    input: str | list[str]
-    truncate: bool | None = None
-    dimensions: int | None = None
-    options: OptionsDict | None = None
-    keep_alive: KeepAlive | None = None
-
-
-class PullRequest(BaseModel):
-    model_config = _REQUEST
-
-    model: str = Field(min_length=1)
-    insecure: bool = False
-    stream: bool = False
+@_fields
+class _ChunkMetrics(_Chunk):
+    model: str = ""
+    created_at: str | None = None
+    done: bool = False
+    done_reason: str | None = None
+    total_duration: int = 0
+    load_duration: int = 0
+    prompt_eval_count: int = 0
+    prompt_eval_duration: int = 0
+    eval_count: int = 0
+    eval_duration: int = 0
 
 
-class CreateRequest(BaseModel):
-    """`/api/create` body; `from_` goes on the wire as `from`."""
+class ChatChunk(_ChunkMetrics):
+    """One line of a streamed chat, with `ChatResponse`'s attribute names (`.message.content`,
+    `.done`, `.eval_count`, ...); the stream's `final()` merges them into a `ChatResponse`."""
 
-    model_config = ConfigDict(extra="forbid", defer_build=True, populate_by_name=True)
-
-    model: str = Field(min_length=1)
-    from_: str | None = Field(default=None, alias="from")
-    files: dict[str, str] | None = None
-    adapters: dict[str, str] | None = None
-    template: str | None = None
-    license: str | list[str] | None = None
-    system: str | None = None
-    parameters: OptionsDict | None = None
-    messages: list[RequestMessage] | None = None
-    quantize: str | None = None
-    stream: bool = False
+    @property
+    def message(self) -> ChunkMessage:
+        """A view of the line's message, made when asked for (a stream keeps no extra object
+        per token)."""
+        view = object.__new__(ChunkMessage)
+        view.__dict__ = self.setdefault("message", {})
+        return view
 
 
-class ModelRequest(BaseModel):
-    """Body of `show` and `delete`."""
+@_fields
+class GenerateChunk(_ChunkMetrics):
+    """One line of a streamed `/api/generate`, with `GenerateResponse`'s attribute names."""
 
-    model_config = _REQUEST
+    response: str = ""
+    thinking: str | None = None
+    context: list[int] | None = None
 
-    model: str = Field(min_length=1)
 
-
-class CopyRequest(BaseModel):
-    model_config = _REQUEST
-
-    source: str = Field(min_length=1)
-    destination: str = Field(min_length=1)
+__all__ = [
+    "ChatChunk",
+    "ChatRequest",
+    "ChatResponse",
+    "ChunkMessage",
+    "CopyRequest",
+    "CreateRequest",
+    "EmbedRequest",
+    "EmbedResponse",
+    "Format",
+    "Function",
+    "GenerateChunk",
+    "GenerateRequest",
+    "GenerateResponse",
+    "InvalidRequestError",
+    "KeepAlive",
+    "ListModel",
+    "ListResponse",
+    "Message",
+    "ModelDetails",
+    "ModelRequest",
+    "OptionsDict",
+    "ProcessResponse",
+    "ProgressResponse",
+    "PullRequest",
+    "RequestMessage",
+    "RunningModel",
+    "ShowResponse",
+    "StatusResponse",
+    "Think",
+    "ToolCall",
+]
