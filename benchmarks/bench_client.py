@@ -166,6 +166,7 @@ def main() -> None:
         proc.stdin.close()
         proc.wait(10)
     calls = args.rounds * args.block
+    print(f"qwenkit from {Path(qwenkit.__file__).parent}, ollama {ollama_version()}")
     print(f"client CPU and wall time per call: median of {calls} calls per contender,")
     print(f"{args.block} in a row per round, {args.rounds} rounds, contenders in random order")
     print(f"{'case':<21} {'contender':<42} {'CPU':>9} {'ratio':>6} {'wall':>9} {'ratio':>6}  goal")
@@ -188,6 +189,12 @@ GOALS = {
     ("import", "python -c 'import qwenkit; qwenkit.Client'"): 0.75,
     ("import", "qwenkit --help"): 0.5,
 }
+
+
+def ollama_version() -> str:
+    from importlib.metadata import version
+
+    return version("ollama")
 
 
 def verdict(case: str, name: str, ratio: float) -> str:
