@@ -392,4 +392,5 @@ __all__ = [
     "split_lines",
     "status_error",
     "transport_error",
+    "validator",
 ]
