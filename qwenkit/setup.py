@@ -46,6 +46,7 @@ from ._setup_long import (
 from .catalog import DEFAULT_CTX, quant_tag
 from .errors import ModelNotFoundError, OllamaUnavailableError, QwenkitError
 from .server_env import server_env_guide, version_notes
+from .variants import DEFAULT_VARIANTS, VARIANTS, get_variant, model_name, modelfile_filename
 from .verify import Check, ExpectedModel, check_config, model_differences, run_checks
 
 if TYPE_CHECKING:
@@ -54,8 +55,6 @@ if TYPE_CHECKING:
     from .longctx import LongEvent, StepProgress
     from .modelfile import Modelfile
     from .planner import Plan
-
-DEFAULT_VARIANTS: tuple[str, ...] = ("chat", "json", "agent")  # as `variants.DEFAULT_VARIANTS`
 
 
 @dataclass(frozen=True)
@@ -106,6 +105,8 @@ def run_setup(
     byte progress of the long variant's download/extend/upload. `client`/`profile` replace
     the real ones in tests.
     """
+    for key in options.variants:
+        get_variant(key)  # an unknown name stops here, before the probe
     host = resolve_host(options.host)
     if profile is None:
         from .hardware import probe
@@ -177,8 +178,6 @@ def _long(run: _Run) -> Generator[Event | LongEvent, None, ExpectedModel | None]
     """The YaRN variant when asked for or needed; its expected shape for verification."""
     if not wants_long(run.options.variants, run.chosen):
         return None
-    from .variants import model_name
-
     name = model_name(LONG_KEY, prefix=run.options.prefix)
     models_dir = run.profile.models_dir if is_local_host(run.host) else None
     action = yield from build_long(
@@ -250,14 +249,6 @@ def _pull_base(run: _Run) -> Iterator[_pull.PullEvent]:
 
 def _variants(chosen: Plan, options: SetupOptions) -> list[_Variant]:
     """The library-tag variants; above 32K they keep 32K (Ollama would clamp them anyway)."""
-    from .variants import VARIANTS, model_name, modelfile_filename
-
-    unknown = [v for v in options.variants if v not in VARIANTS]
-    if unknown:
-        raise QwenkitError(
-            f"unknown variant(s): {', '.join(unknown)}",
-            hint=f"choose from: {', '.join(VARIANTS)}",
-        )
     out: list[_Variant] = []
     for key in options.variants:
         if VARIANTS[key].from_gguf:

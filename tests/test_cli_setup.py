@@ -184,6 +184,54 @@ def test_dry_run_needs_no_server_and_writes_modelfiles(tmp_path):
     assert "dry run" in result.stdout
 
 
+def test_variants_are_comma_separated_or_repeated(tmp_path):
+    port = free_port()
+    commas = qwenkit(
+        "setup",
+        "--dry-run",
+        "--host",
+        f"127.0.0.1:{port}",
+        "--variants",
+        "chat,json",
+        "-o",
+        "commas",
+        cwd=tmp_path,
+    )
+    repeated = qwenkit(
+        "setup",
+        "--dry-run",
+        "--host",
+        f"127.0.0.1:{port}",
+        "--variants",
+        "chat",
+        "--variants",
+        "json",
+        "-o",
+        "repeated",
+        cwd=tmp_path,
+    )
+    assert commas.returncode == 0 and repeated.returncode == 0, commas.stderr + repeated.stderr
+    for out in ("commas", "repeated"):
+        written = sorted(p.name for p in (tmp_path / out).iterdir())
+        assert written == ["qwenkit-chat.Modelfile", "qwenkit-json.Modelfile"]
+
+
+def test_unknown_variant_is_refused_before_probing(tmp_path):
+    result = qwenkit(
+        "setup",
+        "--dry-run",
+        "--host",
+        f"127.0.0.1:{free_port()}",
+        "--variants",
+        "chat,poetry",
+        cwd=tmp_path,
+    )
+    assert result.returncode == 2
+    assert "unknown variant 'poetry'" in result.stderr and "choose one of" in result.stderr
+    assert result.stdout == ""
+    assert not (tmp_path / "modelfiles").exists()
+
+
 def test_unknown_quantization_is_a_plan_error(fake, tmp_path):
     result = setup_json(fake, tmp_path, "--quant", "q9_X")
     assert result.returncode == 4

@@ -19,6 +19,15 @@ EXIT_CANCELLED = 1
 EXIT_INTERRUPTED = 130
 
 
+def split_names(_ctx: object, _param: object, values: tuple[str, ...]) -> tuple[str, ...]:
+    """`--variants chat,json` and `--variants chat --variants json` mean the same.
+
+    >>> split_names(None, None, ("chat, json", "agent"))
+    ('chat', 'json', 'agent')
+    """
+    return tuple(n.strip() for raw in values for n in raw.split(",") if n.strip())
+
+
 @click.command()
 @click.option("--dry-run", is_flag=True, help="Probe, plan and write Modelfiles; no server.")
 @click.option("--yes", "-y", is_flag=True, help="Do not ask to confirm the plan.")
@@ -27,9 +36,10 @@ EXIT_INTERRUPTED = 130
 @click.option("--ctx", type=click.IntRange(min=512), help="Target context length (num_ctx).")
 @click.option(
     "--variants",
-    default="chat,json,agent",
-    show_default=True,
-    help="Comma-separated variants: chat, json, agent, long.",
+    multiple=True,
+    callback=split_names,
+    help="Variants, comma-separated or repeated: chat, json, agent, long "
+    "[default: chat,json,agent].",
 )
 @click.option("--prefix", default="qwenkit", show_default=True, help="Model name prefix.")
 @click.option(
@@ -60,7 +70,7 @@ def setup(
     host: str | None,
     quant: str | None,
     ctx: int | None,
-    variants: str,
+    variants: tuple[str, ...],
     prefix: str,
     out: Path,
     force: bool,
@@ -70,6 +80,7 @@ def setup(
 ) -> None:
     """Probe, plan, pull, create and verify the Qwen variants."""
     from ..setup import SetupOptions, Summary, run_setup
+    from ..variants import DEFAULT_VARIANTS
 
     if not (dry_run or yes) and (as_json or not sys.stdin.isatty()):
         raise click.UsageError(
@@ -80,7 +91,7 @@ def setup(
         host=host,
         quant=quant,
         ctx=ctx,
-        variants=tuple(v.strip() for v in variants.split(",") if v.strip()),
+        variants=variants or DEFAULT_VARIANTS,
         prefix=prefix,
         out=out,
         force=force,

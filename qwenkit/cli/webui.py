@@ -11,6 +11,7 @@ from pathlib import Path
 import click
 
 from ._render import emit_json, json_option
+from .setup import split_names
 
 OPT_URL = click.option(
     "--url", required=True, help="Open WebUI's address, e.g. http://localhost:3000"
@@ -146,7 +147,8 @@ def _print_notes(notes: dict[str, object], *, err: bool) -> None:
     "--variants",
     "variant_names",
     multiple=True,
-    help="Variants to sync (repeatable; default: all created).",
+    callback=split_names,
+    help="Variants to sync, comma-separated or repeated (default: all created).",
 )
 @click.option(
     "--ctx", type=click.IntRange(512), default=None, help="num_ctx if Ollama is not reachable."
@@ -168,8 +170,9 @@ def sync(
     from .._config import resolve_host
     from ..webui import OpenWebUI, plan_presets, sync_presets
 
-    names = [n.strip() for raw in variant_names for n in raw.split(",") if n.strip()]
-    specs, warnings = plan_presets(names or None, host=resolve_host(host), prefix=prefix, ctx=ctx)
+    specs, warnings = plan_presets(
+        variant_names or None, host=resolve_host(host), prefix=prefix, ctx=ctx
+    )
     with OpenWebUI(url) as client:
         client.authenticate(token=token, email=email, password=_password(email, password))
         result = sync_presets(client, specs)
@@ -190,7 +193,13 @@ def sync(
 @OPT_URL
 @_auth_options
 @OPT_PREFIX
-@click.option("--variants", "variant_names", multiple=True, help="Variants to check (repeatable).")
+@click.option(
+    "--variants",
+    "variant_names",
+    multiple=True,
+    callback=split_names,
+    help="Variants to check, comma-separated or repeated (default: chat,json,agent).",
+)
 @click.option("--no-chat", is_flag=True, help="Skip the test chat through Open WebUI.")
 @click.option(
     "--ollama-url", default=None, help="The Ollama URL Open WebUI should use (catches a stale one)."
@@ -212,14 +221,13 @@ def check(
     """Check Open WebUI, its Ollama connection and the variants; one fix per failure."""
     from ..webui import check_webui
 
-    names = [n.strip() for raw in variant_names for n in raw.split(",") if n.strip()]
     report = check_webui(
         url,
         token=token,
         email=email,
         password=_password(email, password),
         host=host,
-        variants=names or None,
+        variants=variant_names or None,
         prefix=prefix,
         chat=not no_chat,
         expected_base_url=ollama_url,
