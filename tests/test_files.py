@@ -37,3 +37,30 @@ def test_new_files_get_the_umask_mode_and_replacements_keep_theirs(tmp_path):
         assert stat.S_IMODE(target.stat().st_mode) == 0o600
     finally:
         os.umask(old)
+
+
+def test_a_file_that_differs_only_in_line_endings_is_not_unchanged(tmp_path):
+    target = tmp_path / "a.Modelfile"
+    target.write_bytes(b"FROM x\r\n")
+    with pytest.raises(QwenkitError, match="differs"):
+        write_text_atomic(target, "FROM x\n")
+    assert target.read_bytes() == b"FROM x\r\n"
+    assert write_text_atomic(target, "FROM x\n", force=True) == "replaced"
+    assert target.read_bytes() == b"FROM x\n"
+
+
+def test_an_existing_file_that_is_not_utf8_is_refused_cleanly(tmp_path):
+    target = tmp_path / "a.Modelfile"
+    target.write_bytes(b"\xff\xfeF\x00")
+    with pytest.raises(QwenkitError, match="differs"):
+        write_text_atomic(target, "FROM x\n")
+    assert target.read_bytes() == b"\xff\xfeF\x00"
+
+
+def test_an_unwritable_place_is_a_qwenkit_error(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory\n")
+    with pytest.raises(QwenkitError, match="cannot write") as info:
+        write_text_atomic(blocker / "a.Modelfile", "FROM x\n")
+    assert info.value.hint
+    assert blocker.read_text() == "not a directory\n"
