@@ -153,8 +153,17 @@ def model_present(names: Iterable[str], model: str) -> bool:
     >>> model_present(["llama3:latest"], "llama3"), model_present(["llama3:8b"], "llama3")
     (True, False)
     """
-    wanted = _full_name(model)
-    return any(_full_name(name) == wanted for name in names)
+    wanted = full_name(model.strip().lower())
+    return any(full_name(name.strip().lower()) == wanted for name in names)
+
+
+def full_name(model: str) -> str:
+    """Ollama's listing name: an untagged model is `:latest` (a registry port is no tag).
+
+    >>> full_name("qwenkit-chat"), full_name("qwen2.5:7b"), full_name("host:5000/me/m")
+    ('qwenkit-chat:latest', 'qwen2.5:7b', 'host:5000/me/m:latest')
+    """
+    return model if ":" in model.rsplit("/", 1)[-1] else f"{model}:latest"
 
 
 def check_disk_space(free_bytes: int | None, need_bytes: int, *, model: str) -> None:
@@ -250,12 +259,6 @@ def _ollama_refused(model: str, err: ResponseError) -> SetupError:
     else:
         hint = "rerun the same command once the cause is fixed; partial downloads are kept"
     return SetupError(f"Ollama could not pull {model}: {message}", step="pull", hint=hint)
-
-
-def _full_name(name: str) -> str:
-    name = name.strip().lower()
-    last = name.rsplit("/", 1)[-1]
-    return name if ":" in last else f"{name}:latest"
 
 
 def _gib(n: int) -> str:

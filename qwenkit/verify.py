@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from .errors import ResponseError
+from .pull import model_present
 
 if TYPE_CHECKING:
     from .client import Client
@@ -317,16 +318,10 @@ def _offload_check(
 
 
 def _find_running(ps: Any, name: str) -> Any:
-    wanted = _with_tag(name)
     for entry in getattr(ps, "models", []) or []:
-        if _with_tag(str(entry.name or entry.model)) == wanted:
+        if model_present([str(entry.name or entry.model)], name):
             return entry
     return None
-
-
-def _with_tag(name: str) -> str:
-    name = name.lower()
-    return name if ":" in name.rsplit("/", 1)[-1] else name + ":latest"
 
 
 def _go_value(text: str) -> Any:

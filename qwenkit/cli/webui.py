@@ -70,8 +70,8 @@ def compose(
     """
     from .. import webui as lib
     from .._files import write_text_atomic
+    from ..pull import full_name
     from ..variants import model_name
-    from ..webui._ollama import full_name
 
     env, env_note = _plan_server_env() if with_ollama else ({}, "")
     spec = lib.ComposeSpec(

@@ -9,7 +9,6 @@ apart from other reasons a container cannot connect.
 from __future__ import annotations
 
 import ipaddress
-import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +16,7 @@ import httpx
 
 from .._config import auth_headers
 from ..errors import OllamaUnavailableError, WebUIError
+from ..verify import parse_show_parameters
 
 
 @dataclass(frozen=True)
@@ -28,45 +28,10 @@ class ModelSettings:
     system: str | None
 
 
-def full_name(model: str) -> str:
-    """Ollama's listing name: an untagged model is `:latest`.
-
-    >>> full_name("qwenkit-chat"), full_name("qwen2.5:7b")
-    ('qwenkit-chat:latest', 'qwen2.5:7b')
-    """
-    return model if ":" in model.rsplit("/", 1)[-1] else f"{model}:latest"
-
-
-def parse_parameters(text: str) -> dict[str, list[str]]:
-    """`/api/show`'s padded `parameters` block → name → values (`stop` repeats).
-
-    >>> parse_parameters('num_ctx                        32768\\nstop "<|im_end|>"\\nstop "x y"')
-    {'num_ctx': ['32768'], 'stop': ['<|im_end|>', 'x y']}
-    """
-    params: dict[str, list[str]] = {}
-    for line in text.splitlines():
-        name, _, value = line.strip().partition(" ")
-        if not name:
-            continue
-        value = value.strip()
-        try:
-            parts = shlex.split(value)
-            value = parts[0] if len(parts) == 1 else value
-        except ValueError:
-            pass
-        params.setdefault(name, []).append(value)
-    return params
-
-
 def settings_from_show(name: str, show: dict[str, object]) -> ModelSettings:
     """Pure: the `num_ctx` and system prompt in an `/api/show` answer."""
-    params = parse_parameters(str(show.get("parameters") or ""))
-    num_ctx: int | None = None
-    if params.get("num_ctx"):
-        try:
-            num_ctx = int(params["num_ctx"][-1])
-        except ValueError:
-            num_ctx = None
+    baked = parse_show_parameters(str(show.get("parameters") or "")).get("num_ctx")
+    num_ctx = baked if isinstance(baked, int) and not isinstance(baked, bool) else None
     system = show.get("system")
     return ModelSettings(name, num_ctx, system if isinstance(system, str) and system else None)
 

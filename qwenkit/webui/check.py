@@ -16,8 +16,9 @@ from dataclasses import replace
 
 from .._config import is_local_host, resolve_host
 from ..errors import OllamaUnavailableError, WebUIError
+from ..pull import full_name
 from ._http import OpenWebUI
-from ._ollama import ModelSettings, full_name, local_listen_addresses, read_models
+from ._ollama import ModelSettings, local_listen_addresses, read_models
 from .compose import DEFAULT_BRIDGE
 from .diagnose import ModelFacts, WebUIFacts, WebUIReport, diagnose
 

@@ -20,8 +20,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..catalog import DEFAULT_CTX, DEFAULT_QUANT, LONG_CTX
+from ..pull import full_name
 from ._http import OpenWebUI
-from ._ollama import ModelSettings, full_name
+from ._ollama import ModelSettings
 
 
 @dataclass(frozen=True)
