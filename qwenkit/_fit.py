@@ -8,7 +8,6 @@ within 90 % of that (`HEADROOM`).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 from . import _memory
@@ -17,6 +16,9 @@ from .catalog import ARCH, GiB, MiB
 from .hardware import GPU, HardwareProfile
 
 HEADROOM = 0.10
+#: Search bounds shared by the planner and the wording of its reasons.
+MIN_CTX = 4096  # the shortest context the planner will shorten to
+FLOOR_QUANT = "q4_K_M"  # the planner goes below it only as a last resort
 #: Beyond Ollama's 457 MiB reserve, what a discrete GPU loses to the driver context, a
 #: desktop compositor and fragmentation: together the 1 GiB of `hardware-fit.md` §6.1.
 DISCRETE_MARGIN = GiB - _memory.GPU_RESERVE_DEFAULT
@@ -103,7 +105,7 @@ def offload_for(req: Request, cand: Candidate) -> str | None:
     if cand.stage == "partial":
         return "partial" if fits_partial(req, cand) else None
     if req.devices:
-        return "gpu" if fits_gpus(req.devices, cand, req.parallel) else None
+        return "gpu" if fits_gpus(req, cand) else None
     if req.cpu_budget is None:  # nothing to check against: take the first (safest) choice
         return "cpu" if cand.quant == req.ladder[0] else None
     return "cpu" if estimate_for(cand, req, "cpu").total_bytes <= cap(req.cpu_budget) else None
@@ -127,17 +129,10 @@ def estimate_for(cand: Candidate, req: Request, offload: str) -> Estimate:
     )
 
 
-def fits_gpus(devices: Sequence[Device], cand: Candidate, parallel: int) -> bool:
+def fits_gpus(req: Request, cand: Candidate) -> bool:
     """One GPU: the whole estimate within the cap. Several: whole layers, split by room."""
-    est = estimate(
-        cand.quant,
-        cand.num_ctx,
-        parallel=parallel,
-        kv_cache_type=cand.settings.kv_cache_type,
-        flash_attention=cand.settings.flash_attention,
-        devices=len(devices),
-        overhead_bytes=sum(d.reserve_bytes for d in devices),
-    )
+    devices = req.devices
+    est = estimate_for(cand, req, "gpu")
     if len(devices) == 1:
         return est.total_bytes <= cap(devices[0].usable_bytes)
     layers = ARCH.block_count + 1  # the output layer travels as one more block

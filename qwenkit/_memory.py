@@ -13,7 +13,7 @@ llama.cpp's real block sizes). Nothing here does I/O; the planner and the tests 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from fractions import Fraction
 
 from .catalog import ARCH, Architecture, MiB, quant_tag
@@ -109,13 +109,7 @@ class Estimate:
         return self.weights_bytes + self.kv_cache_bytes + self.compute_bytes
 
     def to_dict(self) -> dict[str, int]:
-        return {
-            "weights_bytes": self.weights_bytes,
-            "kv_cache_bytes": self.kv_cache_bytes,
-            "compute_bytes": self.compute_bytes,
-            "overhead_bytes": self.overhead_bytes,
-            "total_bytes": self.total_bytes,
-        }
+        return asdict(self)
 
 
 def estimate(

@@ -5,8 +5,10 @@ from __future__ import annotations
 from ._fit import (
     BASELINE,
     CPU_RESERVE,
+    FLOOR_QUANT,
     HEADROOM,
     LONG_BASELINE,
+    MIN_CTX,
     Candidate,
     Request,
     Settings,
@@ -77,8 +79,6 @@ def _need_line(cand: Candidate, est: Estimate, budget: int | None) -> str:
 
 
 def _stage_lines(req: Request, cand: Candidate, offload: str) -> list[str]:
-    from .planner import FLOOR_QUANT, MIN_CTX
-
     floor = FLOOR_QUANT if not req.forced else cand.quant
     long = req.target_ctx > ARCH.context_length and req.accel is not None
     need = _total(req, floor, req.target_ctx, LONG_BASELINE if long else BASELINE, offload)
@@ -112,8 +112,6 @@ def _better_line(req: Request, cand: Candidate, offload: str) -> list[str]:
 
 
 def _quality_lines(req: Request, cand: Candidate, offload: str) -> list[str]:
-    from .planner import FLOOR_QUANT
-
     if req.forced:
         return [f"{cand.quant} was requested"]
     if offload == "cpu":

@@ -22,13 +22,15 @@ bandwidth and prompt speed long before it runs out of RAM.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from ._fit import (
     BASELINE,
+    FLOOR_QUANT,
     HEADROOM,
     LONG_BASELINE,
+    MIN_CTX,
     Candidate,
     Request,
     Settings,
@@ -39,16 +41,15 @@ from ._fit import (
     ram_budget,
 )
 from ._memory import Estimate
+from ._plan_text import explain
 from .catalog import ARCH, DEFAULT_CTX, LADDER, LONG_CTX, GiB, MiB, quant_tag
 from .errors import PlanError
 from .hardware import HardwareProfile
 
-MIN_CTX = 4096
 CPU_CTX = 8192
 CPU_CTX_LARGE = 16384
 CPU_LARGE_RAM = 24 * GiB
 PARTIAL_CTX = 8192
-FLOOR_QUANT = "q4_K_M"  # the planner goes below it only as a last resort
 DISK_MARGIN = 512 * MiB
 
 
@@ -62,33 +63,18 @@ class Plan:
     kv_cache_type: str
     flash_attention: bool
     parallel: int
-    server_env: dict[str, str]
     fits_in_gpu: bool
     offload: str  # "gpu", "partial" or "cpu"
-    estimate: Estimate
-    budget_bytes: int | None
     needs_yarn: bool
+    budget_bytes: int | None
+    estimate: Estimate
+    server_env: dict[str, str]
     reasons: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        """The `plan` object of `qwenkit probe --json`."""
-        return {
-            "tag": self.tag,
-            "quantization": self.quantization,
-            "num_ctx": self.num_ctx,
-            "kv_cache_type": self.kv_cache_type,
-            "flash_attention": self.flash_attention,
-            "parallel": self.parallel,
-            "fits_in_gpu": self.fits_in_gpu,
-            "offload": self.offload,
-            "needs_yarn": self.needs_yarn,
-            "budget_bytes": self.budget_bytes,
-            "estimate": self.estimate.to_dict(),
-            "server_env": dict(self.server_env),
-            "reasons": list(self.reasons),
-            "warnings": list(self.warnings),
-        }
+        """The `plan` object of `qwenkit probe --json` (every field, in this order)."""
+        return asdict(self)
 
 
 def plan(
@@ -280,8 +266,6 @@ def _halvings(num_ctx: int) -> list[int]:
 
 
 def _build(profile: HardwareProfile, req: Request, cand: Candidate, offload: str) -> Plan:
-    from ._plan_text import explain
-
     est = estimate_for(cand, req, offload)
     budget = budget_for(req, offload)
     env = server_env(cand.settings, req.parallel)
