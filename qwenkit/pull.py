@@ -14,8 +14,9 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
+from ._setup_events import Event
 from .errors import (
     OllamaTimeoutError,
     OllamaUnavailableError,
@@ -34,16 +35,11 @@ RATE_WINDOW_SECONDS = 10.0
 
 
 @dataclass(frozen=True)
-class PullEvent:
-    """Base of every pull event; `kind` names it in `--json` output."""
+class PullEvent(Event):
+    """Base of every pull event; a setup event, so `to_dict()` is its `--json` line."""
 
     kind: ClassVar[str] = "pull"
     model: str
-
-    def to_dict(self) -> dict[str, Any]:
-        from dataclasses import asdict
-
-        return {"event": self.kind, **asdict(self)}
 
 
 @dataclass(frozen=True)

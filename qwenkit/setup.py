@@ -52,7 +52,7 @@ from .verify import Check, ExpectedModel, check_config, model_differences, run_c
 if TYPE_CHECKING:
     from .client import Client
     from .hardware import HardwareProfile
-    from .longctx import LongEvent, StepProgress
+    from .longctx import StepProgress
     from .modelfile import Modelfile
     from .planner import Plan
 
@@ -97,7 +97,7 @@ def run_setup(
     client: Client | None = None,
     profile: HardwareProfile | None = None,
     long_progress: StepProgress | None = None,
-) -> Iterator[Event | _pull.PullEvent | Check | LongEvent]:
+) -> Iterator[Event | Check]:
     """Probe, plan, pull, write, create, verify; see the module docstring.
 
     `confirm` is asked once the plan and the server are known; returning False stops with
@@ -149,9 +149,7 @@ def _dry_run(chosen: Plan, options: SetupOptions) -> Iterator[Event]:
     yield _summary(chosen, variants, [], [], dry_run=True)
 
 
-def _run_online(
-    run: _Run, confirm: Callable[[Plan], bool] | None
-) -> Iterator[Event | _pull.PullEvent | Check | LongEvent]:
+def _run_online(run: _Run, confirm: Callable[[Plan], bool] | None) -> Iterator[Event | Check]:
     version = _server_version(run.api, run.host)
     yield ServerReached(run.host, version)
     for note in version_notes(version, run.chosen.to_dict()):
@@ -174,7 +172,7 @@ def _run_online(
     yield _summary(run.chosen, variants, models, checks)
 
 
-def _long(run: _Run) -> Generator[Event | LongEvent, None, ExpectedModel | None]:
+def _long(run: _Run) -> Generator[Event, None, ExpectedModel | None]:
     """The YaRN variant when asked for or needed; its expected shape for verification."""
     if not wants_long(run.options.variants, run.chosen):
         return None
