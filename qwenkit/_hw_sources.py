@@ -16,11 +16,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .catalog import GiB, MiB
+
 if TYPE_CHECKING:
     from .hardware import GPU, CompletedResult
-
-MiB = 1 << 20
-GiB = 1 << 30
 
 NVIDIA_QUERY = (
     "nvidia-smi",

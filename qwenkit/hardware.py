@@ -24,6 +24,7 @@ from typing import Any
 
 from . import _hw_sources as src
 from ._config import resolve_host
+from .errors import QwenkitError
 
 
 @dataclass(frozen=True)
@@ -195,12 +196,8 @@ def _query_server(host: str | None, notes: list[str]) -> dict[str, Any]:
     if not _listening(base_url, SERVER_TIMEOUT):
         notes.append(f"ollama: nothing listening at {base_url}")
         return {}
-    try:
-        from .client import Client  # type: ignore[import-not-found, unused-ignore]
-        from .errors import QwenkitError
-    except ImportError as exc:  # the client module is optional for the probe
-        notes.append(f"ollama: client unavailable ({exc})")
-        return {}
+    from .client import Client  # only now: the HTTP stack is not needed when nothing listens
+
     try:
         with Client(base_url, timeout=SERVER_TIMEOUT) as client:
             version = client.version()
@@ -208,16 +205,8 @@ def _query_server(host: str | None, notes: list[str]) -> dict[str, Any]:
     except QwenkitError as exc:
         notes.append(f"ollama: not reachable ({exc})")
         return {}
-    except Exception as exc:  # a half-written client must not break the probe
+    except Exception as exc:  # the probe never fails: an odd answer is a note, not a crash
         notes.append(f"ollama: query failed ({type(exc).__name__}: {exc})")
         return {}
-    loaded = [
-        LoadedModel(
-            name=str(m.name),
-            size=int(m.size or 0),
-            size_vram=int(m.size_vram or 0),
-            context_length=getattr(m, "context_length", None),
-        )
-        for m in running
-    ]
-    return {"ollama_version": str(version), "loaded": loaded}
+    loaded = [LoadedModel(m.name, m.size, m.size_vram, m.context_length) for m in running]
+    return {"ollama_version": version, "loaded": loaded}
