@@ -268,8 +268,10 @@ def _docker_rules(report: StatusReport, containers: Sequence[str] | None) -> lis
         Pitfall(
             "Open WebUI runs in Docker while qwenkit talks to Ollama on loopback; if Ollama "
             "listens only on 127.0.0.1 the container cannot reach it",
-            "set OLLAMA_HOST=0.0.0.0 for the server (systemd override) or run the container "
-            "with --network=host; `qwenkit status --webui URL` checks the pairing",
+            "bind Ollama to the Docker bridge address, e.g. OLLAMA_HOST=172.17.0.1 (see "
+            "`ip -4 addr show docker0`; 0.0.0.0 also works but exposes Ollama's unauthenticated "
+            "API to your network), or run the container with --network=host; "
+            "`qwenkit status --webui URL` checks the pairing",
             severity="note",
         )
     ]

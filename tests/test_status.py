@@ -110,6 +110,15 @@ def test_rule_open_webui_in_docker_with_loopback_ollama():
     assert not any("Docker" in p.message for p in pitfalls(remote, containers=["open-webui"]))
 
 
+def test_docker_hint_prefers_the_bridge_and_warns_about_0000():
+    report = StatusReport(host="http://127.0.0.1:11434", reachable=True, version="0.12.0")
+    report.variants = [VariantState("qwenkit-chat", True, 8192)]
+    found = pitfalls(report, containers=["ghcr.io/open-webui/open-webui:main open-webui"])
+    hint = next(p.hint for p in found if "Open WebUI runs in Docker" in p.message)
+    assert "OLLAMA_HOST=172.17.0.1" in hint
+    assert "0.0.0.0" not in hint or "unauthenticated" in hint
+
+
 def test_no_variants_is_a_problem():
     report = StatusReport(host="http://127.0.0.1:11434", reachable=True, version="0.12.0")
     assert [p.message for p in pitfalls(report)] == ["no qwenkit-* variants on this server"]

@@ -92,11 +92,8 @@ def build_spec(
     from ..variants import VARIANTS, model_name
 
     info = VARIANTS[variant]
-    fallback_ctx = ctx or default_ctx(variant)
-    modelfile = info.build(DEFAULT_QUANT, fallback_ctx)
-    baked = modelfile.parameters.get("num_ctx", fallback_ctx)
-    num_ctx = baked if isinstance(baked, int) else fallback_ctx
-    system = modelfile.system
+    num_ctx = ctx or default_ctx(variant)
+    system = info.build(DEFAULT_QUANT, num_ctx).system  # also refuses a ctx the variant can't take
     model_id = full_name(model_name(variant, prefix))
     notes = warnings if warnings is not None else []
     if ollama is not None and ollama.num_ctx is not None:
