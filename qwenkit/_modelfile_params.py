@@ -65,8 +65,7 @@ def go_parse_float32(text: str) -> float:
     """
     if _GO_SPECIAL.fullmatch(text):
         raise ValueError(f"{text} is not finite")
-    exact = _go_float_literal(text)
-    return float(format_float32(round_to_float32(exact)))
+    return nearest_float32(_go_float_literal(text))
 
 
 def _go_float_literal(text: str) -> Fraction:
@@ -141,6 +140,11 @@ def round_to_float32(value: Fraction) -> float:
     if mantissa.bit_length() + ulp_exp > _F32_MAX_EXP + 1:
         raise ValueError("out of float32 range")
     return sign * math.ldexp(mantissa, ulp_exp)
+
+
+def nearest_float32(exact: Fraction) -> float:
+    """The float32 nearest `exact`, held as the shortest decimal naming it (Go's JSON text)."""
+    return float(format_float32(round_to_float32(exact)))
 
 
 def format_float32(value: float) -> str:
@@ -218,7 +222,7 @@ def normalize_parameter(name: object, value: object) -> ParamValue:
     if isinstance(value, bool):
         return value
     if isinstance(value, int) and kind == "int":
-        if not -(1 << 63) <= value < (1 << 63):
+        if not _INT64_MIN <= value <= _INT64_MAX:
             raise ModelfileError(f"invalid int value [{value}]", field=field_name)
         return value
     assert isinstance(value, (int, float))
@@ -229,7 +233,7 @@ def _float32(name: str, value: float) -> float:
     try:
         if isinstance(value, float) and not math.isfinite(value):
             raise ValueError(value)
-        return float(format_float32(round_to_float32(Fraction(value))))
+        return nearest_float32(Fraction(value))
     except ValueError:
         raise ModelfileError(
             f"invalid float value [{value}]",

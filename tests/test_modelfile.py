@@ -10,7 +10,7 @@ import pytest
 
 from qwenkit.errors import ModelfileError, QwenkitError
 from qwenkit.modelfile import DeprecatedParameterWarning, Modelfile
-from qwenkit.options import PARAMETER_KINDS
+from qwenkit.options import PARAMETER_KINDS, Options
 
 DIGEST = "sha256:" + "ab" * 32
 
@@ -156,6 +156,14 @@ def test_parameters_render_in_table_order() -> None:
         for line in Modelfile(from_="x", parameters=params).render().split("\n")[1:-1]
     ]
     assert names == list(PARAMETER_KINDS)
+
+
+def test_options_model_has_the_same_names_and_kinds_as_the_table() -> None:
+    """`Options` is written out for typing; the Modelfile engine types by the table."""
+    python_type = {"int": int, "float": float, "bool": bool, "list": list[str]}
+    fields = {name: info.annotation for name, info in Options.model_fields.items()}
+    assert fields == {name: python_type[kind] | None for name, kind in PARAMETER_KINDS.items()}
+    assert list(fields) == list(PARAMETER_KINDS)
 
 
 @pytest.mark.parametrize(
