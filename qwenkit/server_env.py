@@ -219,7 +219,7 @@ def version_notes(version: str | None, plan: dict[str, object]) -> list[str]:
             f"Ollama {version} does not report the context in use (/api/ps, 0.10.0+); "
             "the clamp check is skipped"
         )
-    notes.extend(_default_context_note(parsed, version))
+    notes.extend(default_context_note(version))
     notes.extend(_kv_notes(parsed, version, kv, bool(plan.get("flash_attention"))))
     return notes
 
@@ -238,9 +238,10 @@ def default_context(version: str | None) -> str:
     return "4096, 32768 or 262144 by total VRAM"
 
 
-def _default_context_note(parsed: tuple[int, int, int], version: str | None) -> list[str]:
+def default_context_note(version: str | None) -> list[str]:
     """Since 0.16 the default depends on VRAM, so the bare tag behaves differently per box."""
-    if parsed < (0, 16, 0):
+    parsed = parse_version(version)
+    if parsed is None or parsed < (0, 16, 0):
         return []
     return [
         f"Ollama {version} picks a default context by total VRAM (4096 below ~23 GiB); the "

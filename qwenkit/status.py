@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._config import is_local_host, resolve_host
 from .errors import ModelNotFoundError, OllamaError, QwenkitError
-from .server_env import default_context, version_notes
+from .server_env import default_context, default_context_note
 from .verify import ExpectedModel, model_differences, parse_show_parameters
 
 if TYPE_CHECKING:
@@ -196,7 +196,7 @@ def pitfalls(
     found += _variant_rules(report)
     found += _loaded_rules(report)
     found += _docker_rules(report, containers)
-    found += [Pitfall(n, severity="note") for n in _version_rules(report)]
+    found += [Pitfall(n, severity="note") for n in default_context_note(report.version)]
     return sorted(found, key=lambda p: p.severity != "problem")
 
 
@@ -275,12 +275,6 @@ def _docker_rules(report: StatusReport, containers: Sequence[str] | None) -> lis
             severity="note",
         )
     ]
-
-
-def _version_rules(report: StatusReport) -> list[str]:
-    if report.version is None:
-        return []
-    return [n for n in version_notes(report.version, {}) if "default context" in n]
 
 
 def connect_and_gather(
