@@ -4,8 +4,10 @@ A stream makes one object per token, so the per-line price matters twice: valida
 `BaseModel` costs about twice a bare `json.loads`, and every object a chunk keeps alive counts
 towards the garbage collector's next pass (a 200-token answer kept in a list triggers
 collections a plain `json.loads` loop does not). So pydantic-core checks each line against a
-`TypedDict` (the response models' field types, unknown keys kept) and the checked dict becomes
-the chunk, a `dict` subclass: two objects per chat line (line and message), as with `json.loads`.
+`TypedDict` (the response models' field types, unknown keys kept) and the checked dicts become
+the chunk and its message, `dict` subclasses: two objects per chat line, as with `json.loads`
+(the copies into the subclasses free the checked dicts at once, which leaves the collector's
+count as it was).
 The validators are built on first use: importing this module does no pydantic work."""
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from pydantic import AfterValidator, ConfigDict, TypeAdapter, with_config
 from typing_extensions import NotRequired, TypedDict
 
 from ._transport import ErrorLine
-from .types import ChatChunk, GenerateChunk, ProgressResponse, ToolCall
+from .types import ChatChunk, ChunkMessage, GenerateChunk, ProgressResponse, ToolCall
 
 #: Keep unknown keys (a newer server's fields); cache only keys, tokens rarely repeat.
 _CONFIG = ConfigDict(extra="allow", cache_strings="keys")
@@ -51,7 +53,7 @@ class _MetricFields(TypedDict):
 
 @with_config(_CONFIG)
 class _ChatFields(_MetricFields):
-    message: NotRequired[_MessageFields]  # stays a dict: `ChatChunk.message` is a view of it
+    message: NotRequired[_MessageFields]
 
 
 @with_config(_CONFIG)
@@ -64,6 +66,7 @@ class _GenerateFields(_MetricFields):
 def _chat(fields: dict[str, Any]) -> ChatChunk:
     if "error" in fields:  # a dict lookup here is cheaper than searching every line's bytes
         raise ErrorLine(fields["error"])
+    fields["message"] = ChunkMessage(fields.get("message", ()))
     return ChatChunk(fields)
 
 

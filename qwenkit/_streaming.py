@@ -31,14 +31,6 @@ C = TypeVar("C")
 R = TypeVar("R", bound=BaseModel)
 
 
-def _message_fields(chunk: ChatChunk | ChatResponse) -> dict[str, Any]:
-    """The message's fields without making an object per token (`ChatChunk.message` would)."""
-    if isinstance(chunk, ChatChunk):
-        fields: dict[str, Any] = chunk.get("message") or {}
-        return fields
-    return vars(chunk.message)
-
-
 def _response(cls: type[R], last: Any, **merged: Any) -> R:
     """The full response model: the last chunk's fields (metrics, extras) plus merged ones."""
     if isinstance(last, BaseModel):
@@ -69,14 +61,14 @@ class ChatAccumulator:
         self._last: ChatChunk | ChatResponse | None = None
 
     def add(self, chunk: ChatChunk | ChatResponse) -> None:
-        fields = _message_fields(chunk)
-        if content := fields.get("content"):
+        message = chunk.message  # `ChunkMessage` or `Message`: both read as dicts
+        if content := message.get("content"):
             self._content.append(content)
-        if thinking := fields.get("thinking"):
+        if thinking := message.get("thinking"):
             self._thinking.append(thinking)
-        if tool_calls := fields.get("tool_calls"):
+        if tool_calls := message.get("tool_calls"):
             self._tool_calls.extend(tool_calls)
-        self._role = fields.get("role") or self._role
+        self._role = message.get("role") or self._role
         self._last = chunk
 
     def result(self) -> ChatResponse:

@@ -43,10 +43,33 @@ class InvalidRequestError(QwenkitError, ValueError):
 # --------------------------------------------------------------------------- shared pieces
 
 
-class Function(BaseModel):
-    """The function half of a tool call; `arguments` is a JSON object, as Ollama sends it."""
+class _Response(BaseModel):
+    """A tolerant response model that also reads as a dict (`reply["message"]["content"]`,
+    `reply.get("thinking")`, `"done_reason" in reply`), as the official client's do, so
+    scripts written for `ollama` keep working. Keys are the fields and a newer server's
+    extras; methods and properties are not keys."""
 
     model_config = _RESPONSE
+
+    def __getitem__(self, key: str) -> Any:
+        extra = self.__pydantic_extra__ or {}
+        if key in type(self).model_fields or key in extra:
+            return getattr(self, key)
+        raise KeyError(key)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        try:
+            return self[key]
+        except KeyError:
+            return default
+
+    def __contains__(self, key: object) -> bool:
+        """Whether the key was sent or holds a value (an unset `None` field is absent)."""
+        return isinstance(key, str) and (key in self.model_fields_set or self.get(key) is not None)
+
+
+class Function(_Response):
+    """The function half of a tool call; `arguments` is a JSON object, as Ollama sends it."""
 
     name: str
     arguments: dict[str, Any] = Field(default_factory=dict)
@@ -54,20 +77,16 @@ class Function(BaseModel):
     """Position of the call within one response (absent before Ollama v0.12.6)."""
 
 
-class ToolCall(BaseModel):
+class ToolCall(_Response):
     """One call the model asked for."""
-
-    model_config = _RESPONSE
 
     function: Function
     id: str | None = None
     """`call_<8 chars>` on Ollama ≥ v0.12.10."""
 
 
-class Message(BaseModel):
+class Message(_Response):
     """A chat message, sent or received."""
-
-    model_config = _RESPONSE
 
     role: str
     content: str = ""
@@ -80,10 +99,8 @@ class Message(BaseModel):
     tool_call_id: str | None = None
 
 
-class ModelDetails(BaseModel):
+class ModelDetails(_Response):
     """`details` in `/api/tags`, `/api/show`, `/api/ps`."""
-
-    model_config = _RESPONSE
 
     parent_model: str | None = None
     format: str | None = None
@@ -93,10 +110,8 @@ class ModelDetails(BaseModel):
     quantization_level: str | None = None
 
 
-class _Metrics(BaseModel):
+class _Metrics(_Response):
     """Timings (nanoseconds) and token counts; Ollama omits zeros, so they default to 0."""
-
-    model_config = _RESPONSE
 
     total_duration: int = 0
     load_duration: int = 0
@@ -110,7 +125,7 @@ class _Metrics(BaseModel):
 
 
 class ChatResponse(_Metrics):
-    """One `/api/chat` answer, or one chunk of a streamed answer."""
+    """One `/api/chat` answer; a stream's `final()` merges its `ChatChunk`s into one."""
 
     model: str = ""
     created_at: str | None = None
@@ -124,7 +139,7 @@ class ChatResponse(_Metrics):
 
 
 class GenerateResponse(_Metrics):
-    """One `/api/generate` answer or chunk."""
+    """One `/api/generate` answer; a stream's `final()` merges its `GenerateChunk`s into one."""
 
     model: str = ""
     created_at: str | None = None
@@ -135,10 +150,8 @@ class GenerateResponse(_Metrics):
     context: list[int] | None = None
 
 
-class EmbedResponse(BaseModel):
+class EmbedResponse(_Response):
     """`/api/embed`: one vector per input."""
-
-    model_config = _RESPONSE
 
     model: str = ""
     embeddings: list[list[float]] = Field(default_factory=list)
@@ -147,10 +160,8 @@ class EmbedResponse(BaseModel):
     prompt_eval_count: int = 0
 
 
-class ListModel(BaseModel):
+class ListModel(_Response):
     """One local model in `/api/tags`."""
-
-    model_config = _RESPONSE
 
     model: str = ""
     name: str = ""
@@ -160,16 +171,12 @@ class ListModel(BaseModel):
     details: ModelDetails | None = None
 
 
-class ListResponse(BaseModel):
-    model_config = _RESPONSE
-
+class ListResponse(_Response):
     models: list[ListModel] = Field(default_factory=list)
 
 
-class ShowResponse(BaseModel):
+class ShowResponse(_Response):
     """`/api/show`: Modelfile, parameters, template, GGUF metadata, capabilities."""
-
-    model_config = _RESPONSE
 
     modelfile: str | None = None
     parameters: str | None = None
@@ -183,10 +190,8 @@ class ShowResponse(BaseModel):
     modified_at: str | None = None
 
 
-class RunningModel(BaseModel):
+class RunningModel(_Response):
     """One loaded model in `/api/ps`; `size_vram < size` means partial CPU offload."""
-
-    model_config = _RESPONSE
 
     name: str = ""
     model: str = ""
@@ -199,16 +204,12 @@ class RunningModel(BaseModel):
     details: ModelDetails | None = None
 
 
-class ProcessResponse(BaseModel):
-    model_config = _RESPONSE
-
+class ProcessResponse(_Response):
     models: list[RunningModel] = Field(default_factory=list)
 
 
-class ProgressResponse(BaseModel):
+class ProgressResponse(_Response):
     """One progress line of `pull`/`create`; `completed` is 0 (not missing) once `total` is set."""
-
-    model_config = _RESPONSE
 
     status: str = ""
     digest: str | None = None
@@ -227,10 +228,8 @@ class ProgressResponse(BaseModel):
         return self.status == "success"
 
 
-class StatusResponse(BaseModel):
+class StatusResponse(_Response):
     """`delete`/`copy` answer with an empty body; `status` is "success" as in `ollama`."""
-
-    model_config = _RESPONSE
 
     status: str | None = None
 
@@ -239,12 +238,15 @@ class StatusResponse(BaseModel):
 
 
 class _Chunk(dict[str, Any]):
-    """A streamed line: the checked JSON object itself, read with the response model's
-    attribute names (or as a dict, as `ollama`'s responses allow). Not a pydantic model: a
-    stream makes one per token, and a plain dict is the least work for the garbage collector
-    (see `qwenkit._chunks`); the stream's `final()` returns the full response model."""
+    """A streamed line: the checked JSON object itself, readable by key (as `ollama`'s
+    responses are) and by the response model's attribute names.
 
-    def __getattr__(self, name: str) -> Any:  # fields a newer server added
+    Why not the response models: a stream makes one per token, and a pydantic model costs
+    about twice the `json.loads` the speed goal is measured against and keeps more objects
+    alive for the garbage collector (see `qwenkit._chunks`). A dict is what `json.loads`
+    makes anyway. The stream's `final()` returns the full response model."""
+
+    def __getattr__(self, name: str) -> Any:  # only reached for fields a newer server added
         try:
             return self[name]
         except KeyError:
@@ -258,18 +260,21 @@ C = TypeVar("C", bound=type)
 
 
 def _fields(cls: C) -> C:
-    """Turn the annotated defaults of a chunk class into properties that read the line,
-    falling back to the default (Ollama's `omitempty`). The getters are C functions
-    (`dict.get` via `methodcaller`): reading `chunk.done` runs no Python code."""
+    """Make each annotated field of a chunk class a read-only property that reads the line's
+    key, or the annotated default when Ollama left it out (`omitempty`).
+
+    The annotations stay what type checkers see. The getter `methodcaller("get", name,
+    default)` is `lambda line: line.get(name, default)` written as a C callable, so reading
+    `chunk.done` once per token costs no Python frame."""
     for name in inspect.get_annotations(cls):
         getter = methodcaller("get", name, getattr(cls, name))
         setattr(cls, name, property(getter, doc=f"`{name}` of the line"))
     return cls
 
 
-class ChunkMessage:
-    """The `message` of a chat chunk, with `Message`'s attribute names: a view of the line's
-    message fields (the instance dict), absent ones falling back to the class defaults."""
+@_fields
+class ChunkMessage(_Chunk):
+    """The `message` of a chat chunk, with `Message`'s attribute names."""
 
     role: str = "assistant"
     content: str = ""
@@ -278,9 +283,6 @@ class ChunkMessage:
     tool_calls: list[ToolCall] | None = None
     tool_name: str | None = None
     tool_call_id: str | None = None
-
-    def __repr__(self) -> str:
-        return f"ChunkMessage({vars(self)!r})"
 
 
 @_fields
@@ -303,11 +305,9 @@ class ChatChunk(_ChunkMetrics):
 
     @property
     def message(self) -> ChunkMessage:
-        """A view of the line's message, made when asked for (a stream keeps no extra object
-        per token)."""
-        view = object.__new__(ChunkMessage)
-        view.__dict__ = self.setdefault("message", {})
-        return view
+        """The line's message; `qwenkit._chunks` makes every chat line carry one."""
+        message: ChunkMessage = self["message"]
+        return message
 
 
 @_fields

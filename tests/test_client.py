@@ -356,6 +356,20 @@ def test_chat_wire_format_and_response(api, client) -> None:
     assert (reply.eval_count, reply.prompt_eval_count, reply.load_duration) == (120, 0, 0)
 
 
+def test_responses_read_as_dicts_as_ollamas_do(api, client) -> None:
+    call = {"function": {"name": "f", "arguments": {"x": 1}}}
+    message = {"role": "assistant", "content": "Hi", "tool_calls": [call], "new_key": 1}
+    api.post("/api/chat").respond(json={**CHAT_REPLY, "message": message})
+    reply = client.chat(model="qwenkit-chat", messages=[{"role": "user", "content": "Hi"}])
+    assert reply["message"]["content"] == reply["message"].content == "Hi"
+    assert reply.message["tool_calls"][0]["function"]["name"] == "f"
+    assert reply["message"]["new_key"] == 1  # a newer server's field is a key too
+    assert reply.get("done_reason") == "stop" and reply.get("no_such_key", 7) == 7
+    assert "done_reason" in reply and "thinking" not in reply.message
+    with pytest.raises(KeyError):
+        _ = reply["model_dump"]  # methods are not keys
+
+
 def test_chat_accepts_ollama_objects(api, client) -> None:
     route = api.post("/api/chat").respond(json=CHAT_REPLY)
     tool = ollama.Tool(

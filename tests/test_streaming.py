@@ -209,6 +209,18 @@ def test_chunks_have_the_response_attribute_names_and_defaults() -> None:
         _ = first.no_such_field
 
 
+def test_chunk_messages_read_as_dicts_and_as_attributes_alike() -> None:
+    call = {"function": {"name": "f", "arguments": {}}}
+    parts = [line("a", message={"tool_calls": [call]}), b'{"done": false}\n', FINAL]
+    first, bare, _ = list(client_for(TrackedBody(parts)).chat("m", HI, stream=True))
+    assert first.message is first["message"]
+    assert first.message["content"] == first["message"].content == "a"
+    assert first["message"]["tool_calls"][0]["function"]["name"] == "f"
+    assert (bare["message"].content, bare.message.get("content")) == ("", None)
+    assert "content" in first.message and "thinking" not in first.message
+    assert repr(first).startswith("ChatChunk({") and "ChunkMessage({" in repr(first)
+
+
 def test_chunk_tool_calls_are_typed() -> None:
     call = {"function": {"name": "f", "arguments": {"x": 1}}, "id": "call_1"}
     chunks = list(
