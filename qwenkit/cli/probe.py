@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from ..hardware import HardwareProfile
+from ..hardware import GPU, HardwareProfile
 from ..hardware import probe as probe_hardware
 from ..planner import Plan, plan
 from ._render import emit_json, format_bytes, json_option
@@ -72,13 +72,7 @@ def hardware_rows(p: HardwareProfile) -> list[tuple[str, str]]:
         ("CPU", cpu or "unknown"),
         ("RAM", f"{_b(p.ram_total_bytes)} total, {_b(p.ram_available_bytes)} available"),
     ]
-    rows += [
-        (
-            f"GPU {g.index}",
-            _gpu(g.vendor, g.name, g.memory_total_bytes, g.memory_free_bytes, g.unified),
-        )
-        for g in p.gpus
-    ]
+    rows += [(f"GPU {g.index}", _gpu(g)) for g in p.gpus]
     if not p.gpus:
         rows.append(("GPU", "none found (CPU only)"))
     rows.append(("Disk", f"{_b(p.disk_free_bytes)} free at {p.models_dir}"))
@@ -107,10 +101,10 @@ def plan_rows(c: Plan) -> list[tuple[str, str]]:
     ]
 
 
-def _gpu(vendor: str, name: str, total: int | None, free: int | None, unified: bool) -> str:
-    kind = "Metal limit of unified memory" if unified else "VRAM"
-    free_text = f", {_b(free)} free" if free is not None else ""
-    return f"{name} ({vendor}): {_b(total)} {kind}{free_text}"
+def _gpu(g: GPU) -> str:
+    kind = "Metal limit of unified memory" if g.unified else "VRAM"
+    free = f", {_b(g.memory_free_bytes)} free" if g.memory_free_bytes is not None else ""
+    return f"{g.name} ({g.vendor}): {_b(g.memory_total_bytes)} {kind}{free}"
 
 
 def _server(p: HardwareProfile) -> str:
