@@ -47,7 +47,14 @@ from .catalog import DEFAULT_CTX, quant_tag
 from .errors import ModelNotFoundError, OllamaUnavailableError, QwenkitError
 from .server_env import server_env_guide, version_notes
 from .variants import DEFAULT_VARIANTS, VARIANTS, get_variant, model_name, modelfile_filename
-from .verify import Check, ExpectedModel, check_config, model_differences, run_checks
+from .verify import (  # expected_model re-exported: part of the setup API
+    Check,
+    ExpectedModel,
+    check_config,
+    expected_model,
+    model_differences,
+    run_checks,
+)
 
 if TYPE_CHECKING:
     from .client import Client
@@ -270,19 +277,6 @@ def _write_modelfiles(variants: Sequence[_Variant], force: bool) -> Iterator[Mod
 
 
 # ---------------------------------------------------------------------------- create
-
-
-def expected_model(name: str, modelfile: Modelfile, quantization: str | None) -> ExpectedModel:
-    """What the server must hold for `name` to count as created from `modelfile`."""
-    params = dict(modelfile.parameters)
-    return ExpectedModel(
-        name=name,
-        num_ctx=int(str(params.pop("num_ctx", 0))),
-        system=modelfile.system,
-        parameters=params,
-        template=modelfile.template,
-        quantization=quantization,
-    )
 
 
 def _create(api: Client, variant: _Variant, chosen: Plan) -> ModelCreated:

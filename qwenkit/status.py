@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from ._config import is_local_host, resolve_host
 from .errors import ModelNotFoundError, OllamaError, QwenkitError
 from .server_env import default_context, default_context_note
-from .verify import ExpectedModel, model_differences, parse_show_parameters
+from .verify import ExpectedModel, expected_model, model_differences, parse_show_parameters
 
 if TYPE_CHECKING:
     from .client import Client
@@ -149,7 +149,6 @@ def _variant_state(client: Client, name: str, modelfiles_dir: Path) -> VariantSt
 
 def _expected_from_file(name: str, directory: Path) -> tuple[str | None, ExpectedModel | None]:
     from .modelfile import Modelfile
-    from .setup import expected_model
     from .variants import modelfile_filename
 
     path = directory / modelfile_filename(name)

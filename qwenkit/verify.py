@@ -20,6 +20,7 @@ from .pull import model_present
 
 if TYPE_CHECKING:
     from .client import Client
+    from .modelfile import Modelfile
 
 Placement = Literal["gpu", "cpu", "partial"]
 
@@ -70,6 +71,22 @@ class ExpectedModel:
     parameters: Mapping[str, Any] = field(default_factory=dict)
     template: str | None = None
     quantization: str | None = None
+
+
+def expected_model(name: str, modelfile: Modelfile, quantization: str | None) -> ExpectedModel:
+    """What the server must hold for `name` to count as created from `modelfile`.
+
+    Setup compares with the Modelfile it renders, `status` with the one on disk.
+    """
+    params = dict(modelfile.parameters)
+    return ExpectedModel(
+        name=name,
+        num_ctx=int(str(params.pop("num_ctx", 0))),
+        system=modelfile.system,
+        parameters=params,
+        template=modelfile.template,
+        quantization=quantization,
+    )
 
 
 def parse_show_parameters(text: str | None) -> dict[str, Any]:
