@@ -289,3 +289,28 @@ def test_error_lines_are_response_errors_in_any_shape(error_line: bytes) -> None
         list(client_for(body).chat("m", HI, stream=True))
     assert info.value.status_code == 200 and "runner crashed" in str(info.value)
     assert body.closed
+
+
+@pytest.mark.parametrize(
+    ("chunk_cls", "model", "checked"),
+    [
+        ("ChunkMessage", "Message", "_MessageFields"),
+        ("ChatChunk", "ChatResponse", "_ChatFields"),
+        ("GenerateChunk", "GenerateResponse", "_GenerateFields"),
+    ],
+)
+def test_chunk_fields_mirror_the_response_models(chunk_cls: str, model: str, checked: str) -> None:
+    """The chunk classes, their line validators and the response models each list the
+    fields; they must agree on names, types and the defaults of absent keys."""
+    import typing
+
+    from qwenkit import _chunks, types
+
+    chunk_type, model_type = getattr(types, chunk_cls), getattr(types, model)
+    hints = typing.get_type_hints(chunk_type)
+    assert set(typing.get_type_hints(getattr(_chunks, checked))) - {"message"} == set(hints)
+    for name, hint in hints.items():
+        field = model_type.model_fields[name]
+        assert field.annotation == hint, name
+        if not field.is_required():
+            assert getattr(chunk_type({}), name) == field.get_default(call_default_factory=True)
