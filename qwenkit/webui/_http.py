@@ -142,14 +142,14 @@ class OpenWebUI:
         return self.request("POST", "/api/chat/completions", json=body, timeout=timeout)
 
 
-def _detail(response: httpx.Response) -> str:
-    """Open WebUI's `{"detail": ...}` text, shortened; never the request (it has the token)."""
+def detail_text(response: httpx.Response) -> str:
+    """Open WebUI's `detail` (or a `version`) text, shortened; never the request (token)."""
     try:
         data = response.json()
     except ValueError:
         return response.text[:200]
-    if isinstance(data, dict) and "detail" in data:
-        return str(data["detail"])[:200]
+    if isinstance(data, dict):
+        data = data.get("detail") or data.get("version") or data
     return str(data)[:200]
 
 
@@ -157,12 +157,12 @@ def _parse(response: httpx.Response, path: str) -> Any:
     """A non-2xx status becomes `WebUIError`; a 2xx body is parsed as JSON."""
     if response.status_code in (401, 403):
         raise WebUIError(
-            f"Open WebUI refused {path} (HTTP {response.status_code}: {_detail(response)})",
+            f"Open WebUI refused {path} (HTTP {response.status_code}: {detail_text(response)})",
             hint=AUTH_HINT,
         )
     if not response.is_success:
         raise WebUIError(
-            f"Open WebUI answered HTTP {response.status_code} on {path}: {_detail(response)}"
+            f"Open WebUI answered HTTP {response.status_code} on {path}: {detail_text(response)}"
         )
     try:
         return response.json()

@@ -7,7 +7,6 @@ WebUI that does not answer gives a report with a failing check, not an exception
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import urllib.parse
@@ -17,7 +16,7 @@ from dataclasses import replace
 from .._config import is_local_host, resolve_host
 from ..errors import OllamaUnavailableError, WebUIError
 from ..pull import full_name
-from ._http import OpenWebUI
+from ._http import OpenWebUI, detail_text
 from ._ollama import ModelSettings, local_listen_addresses, read_models
 from .compose import DEFAULT_BRIDGE
 from .diagnose import ModelFacts, WebUIFacts, WebUIReport, diagnose
@@ -110,7 +109,7 @@ def _observe(
 ) -> WebUIFacts:
     """The authenticated part: connection, saved URLs, model list, presets, a test chat."""
     response = webui.request("GET", "/ollama/api/version")
-    status, detail = response.status_code, _detail_text(response.text)
+    status, detail = response.status_code, detail_text(response)
     base_urls = _base_urls(webui)
     listed: tuple[str, ...] = ()
     if status == 200:
@@ -158,7 +157,7 @@ def _try_chat(webui: OpenWebUI, facts: ModelFacts) -> ModelFacts:
         response = webui.chat(facts.model, CHAT_PROMPT)
     except WebUIError as err:
         return replace(facts, chat_status=0, chat_detail=str(err))
-    return replace(facts, chat_status=response.status_code, chat_detail=_detail_text(response.text))
+    return replace(facts, chat_status=response.status_code, chat_detail=detail_text(response))
 
 
 def _base_urls(webui: OpenWebUI) -> tuple[str, ...]:
@@ -228,13 +227,3 @@ def parse_bridge_address(ip_output: str) -> str | None:
     if "inet" in fields and fields.index("inet") + 1 < len(fields):
         return fields[fields.index("inet") + 1].split("/")[0]
     return None
-
-
-def _detail_text(text: str) -> str:
-    try:
-        data = json.loads(text)
-    except ValueError:
-        return text[:200]
-    if isinstance(data, dict):
-        return str(data.get("detail") or data.get("version") or data)[:200]
-    return str(data)[:200]

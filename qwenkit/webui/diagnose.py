@@ -18,6 +18,7 @@ import urllib.parse
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from ._http import AUTH_HINT
 from .compose import DEFAULT_BRIDGE, HOST_GATEWAY
 
 DOCKER_HOST_NAMES = ("host.docker.internal", "host.containers.internal")
@@ -97,7 +98,7 @@ def diagnose(facts: WebUIFacts) -> list[Check]:
     if not facts.healthy:
         return checks
     if facts.auth_error is not None:
-        return [*checks, Check("sign-in", False, facts.auth_error, _AUTH_FIX)]
+        return [*checks, Check("sign-in", False, facts.auth_error, AUTH_HINT)]
     checks.append(check_connection(facts))
     frozen = check_saved_base_url(facts)
     if frozen is not None:
@@ -108,9 +109,6 @@ def diagnose(facts: WebUIFacts) -> list[Check]:
     for model in facts.models:
         checks.extend(check_model(model))
     return checks
-
-
-_AUTH_FIX = "pass --token (or OPEN_WEBUI_TOKEN), or an admin's --email and --password"
 
 
 def check_up(facts: WebUIFacts) -> Check:
