@@ -11,6 +11,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import urllib.parse
+from collections.abc import Mapping
 
 from .errors import QwenkitError
 
@@ -67,9 +68,12 @@ def parse_host(value: str | None) -> str:
     return f"{base}/{path}" if path else base
 
 
-def resolve_host(host: str | None = None) -> str:
-    """The base URL to use: an explicit `host` wins, then `OLLAMA_HOST`, then the default."""
-    return parse_host(host if host else os.environ.get("OLLAMA_HOST"))
+def resolve_host(host: str | None = None, env: Mapping[str, str] | None = None) -> str:
+    """The base URL to use: an explicit `host` wins, then `OLLAMA_HOST`, then the default.
+
+    `env` replaces `os.environ` (the probe takes an injected environment).
+    """
+    return parse_host(host if host else (os.environ if env is None else env).get("OLLAMA_HOST"))
 
 
 def auth_headers() -> dict[str, str]:

@@ -175,7 +175,7 @@ def probe(
     )
     facts = src.collect(ctx, disk_free=disk_free or src.disk_free_bytes)
     if query_server:
-        facts.update(_query_server(host, ctx.notes))
+        facts.update(_query_server(resolve_host(host, ctx.env), ctx.notes))
     return HardwareProfile(**facts, notes=ctx.notes)
 
 
@@ -190,9 +190,8 @@ def _listening(base_url: str, timeout: float) -> bool:
         return False
 
 
-def _query_server(host: str | None, notes: list[str]) -> dict[str, Any]:
+def _query_server(base_url: str, notes: list[str]) -> dict[str, Any]:
     """Version and loaded models from a running Ollama, or nothing (with a note)."""
-    base_url = resolve_host(host)
     if not _listening(base_url, SERVER_TIMEOUT):
         notes.append(f"ollama: nothing listening at {base_url}")
         return {}

@@ -378,3 +378,10 @@ def test_to_dict_matches_the_issue_shape():
     ):
         assert key in data
     assert {"vendor", "name", "memory_total_bytes", "memory_free_bytes"} <= set(data["gpus"][0])
+
+
+def test_the_injected_environment_names_the_server(monkeypatch):
+    monkeypatch.setitem(sys.modules, "qwenkit.client", fake_client_module(error=AssertionError()))
+    env = {"HOME": "/home/u", "OLLAMA_HOST": "127.0.0.1:9"}
+    profile = Machine({}, LINUX_FILES).probe(query_server=True, env=env)
+    assert "ollama: nothing listening at http://127.0.0.1:9" in profile.notes
