@@ -122,12 +122,12 @@ def run_setup(
     yield Probed(profile.to_dict())
     chosen = _plan(profile, options)
     yield Planned(chosen.to_dict())
-    yield from _host_notes(host, options)
+    yield from _host_notes(host)
     if options.dry_run:
         yield from _dry_run(chosen, options)
         return
     owned = client is None
-    api = client if client is not None else _connect(host, options)
+    api = client if client is not None else _connect(host)
     run = _Run(api, host, profile, chosen, options, long_progress)
     try:
         yield from _run_online(run, confirm)
@@ -203,7 +203,7 @@ def _plan(profile: HardwareProfile, options: SetupOptions) -> Plan:
     return plan(profile, target_ctx=options.ctx, quant=options.quant)
 
 
-def _host_notes(host: str, options: SetupOptions) -> Iterator[Notice]:
+def _host_notes(host: str) -> Iterator[Notice]:
     if not is_local_host(host):
         yield Notice(
             f"Ollama runs at {host}, but the plan is for this machine's hardware; "
@@ -212,7 +212,7 @@ def _host_notes(host: str, options: SetupOptions) -> Iterator[Notice]:
         )
 
 
-def _connect(host: str, options: SetupOptions) -> Client:
+def _connect(host: str) -> Client:
     from .client import Client
 
     return Client(host)
