@@ -46,14 +46,27 @@ def write_modelfile(path: Path, text: str, *, force: bool = False) -> str:
     `replaced`. A file whose stamp no longer matches was edited, and needs `force`.
     """
     stamped = stamp(text)
-    if path.exists() and not force:
-        current = path.read_text(encoding="utf-8")
-        if current != stamped and not is_pristine(current):
-            raise QwenkitError(
-                f"{path} was edited since qwenkit wrote it; not overwriting your changes",
-                hint="keep your edits with another --out directory, or overwrite with --force",
-            )
+    if path.exists() and not force and not _ours(path, stamped):
+        raise QwenkitError(
+            f"{path} was edited since qwenkit wrote it; not overwriting your changes",
+            hint="keep your edits with another --out directory, or overwrite with --force",
+        )
     return write_text_atomic(path, stamped, force=True)
+
+
+def _ours(path: Path, stamped: str) -> bool:
+    """Whether the file on disk is `stamped` itself or another untouched qwenkit file.
+
+    Compared as bytes, like `write_text_atomic`: a file re-saved with CRLF line endings or in
+    another encoding counts as edited (and never crashes the comparison).
+    """
+    try:
+        current = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    except OSError:
+        return True  # unreadable: let write_text_atomic report it with a hint
+    return current == stamped or is_pristine(current)
 
 
 def _digest(body: str) -> str:
