@@ -10,7 +10,7 @@ import pytest
 import respx
 
 from qwenkit.errors import WebUIError
-from qwenkit.variants import VARIANTS
+from qwenkit.variants import VARIANTS, UnknownVariantError
 from qwenkit.webui import OpenWebUI, build_spec, plan_presets, sync_presets
 from qwenkit.webui._ollama import ModelSettings
 from qwenkit.webui.presets import differences, merged_body
@@ -211,5 +211,6 @@ def test_plan_presets_with_ollama_down_warns_and_uses_ctx() -> None:
 def test_unknown_variant_is_refused() -> None:
     with respx.mock() as router:
         router.post(f"{OLLAMA}/api/show").mock(return_value=httpx.Response(200, json=_show(1)))
-        with pytest.raises(WebUIError, match="nope"):
+        with pytest.raises(UnknownVariantError, match="nope") as info:
             plan_presets(["chat", "nope"], host=OLLAMA)
+    assert info.value.exit_code == 2

@@ -167,17 +167,12 @@ def choose_variants(requested: Iterable[str] | None, present: Iterable[str] = ()
 
     `present` holds variant names whose Ollama model exists (e.g. `long` after a YaRN setup).
     """
-    from ..errors import WebUIError
-    from ..variants import DEFAULT_VARIANTS, VARIANTS
+    from ..variants import DEFAULT_VARIANTS, VARIANTS, get_variant
 
     if requested:
         chosen = list(dict.fromkeys(requested))
-        unknown = [v for v in chosen if v not in VARIANTS]
-        if unknown:
-            raise WebUIError(
-                f"unknown variant(s): {', '.join(unknown)}",
-                hint=f"choose from: {', '.join(VARIANTS)}",
-            )
+        for name in chosen:
+            get_variant(name)  # the same error (and exit code 2) as `qwenkit setup --variants`
         return chosen
     extra = set(present)
     return [v for v in VARIANTS if v in DEFAULT_VARIANTS or v in extra]
