@@ -1,22 +1,22 @@
 """Validation of streamed lines into `ChatChunk`/`GenerateChunk`, at the cost of `json.loads`.
 
-A stream makes one object per token, so the per-line price matters twice: validating into a
-`BaseModel` costs about twice a bare `json.loads`, and every object a chunk keeps alive counts
-towards the garbage collector's next pass (a 200-token answer kept in a list triggers
-collections a plain `json.loads` loop does not). So pydantic-core checks each line against a
-`TypedDict` (the response models' field types, unknown keys kept) and the checked dicts become
-the chunk and its message, `dict` subclasses: two objects per chat line, as with `json.loads`
-(the copies into the subclasses free the checked dicts at once, which leaves the collector's
-count as it was).
+A stream makes one object per token, so the per-line price matters: validating into a
+`BaseModel` costs about twice a bare `json.loads` (the speed goal's yardstick), and each extra
+object a kept chunk holds is more work for the garbage collector. So pydantic-core checks each
+line against a `TypedDict` (the response models' field types, unknown keys kept) and hands the
+checked dicts to the chunk classes, which are `dict` subclasses: a chat line becomes the same
+two objects `json.loads` makes (line and message). No Python function runs per line inside
+validation: the classes themselves are the validators, and the `error` key's validator runs
+only on an error line.
 The validators are built on first use: importing this module does no pydantic work."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from functools import cache
-from typing import Annotated, Any
+from typing import Annotated, NoReturn
 
-from pydantic import AfterValidator, ConfigDict, TypeAdapter, with_config
+from pydantic import AfterValidator, ConfigDict, Field, TypeAdapter, with_config
 from typing_extensions import NotRequired, TypedDict
 
 from ._transport import ErrorLine
@@ -37,8 +37,15 @@ class _MessageFields(TypedDict):
     tool_call_id: NotRequired[str | None]
 
 
+def _error_line(message: object) -> NoReturn:
+    """Ollama's `{"error": ...}` line inside a 200 stream; `line_error` makes it a
+    `ResponseError`."""
+    raise ErrorLine(message)
+
+
 @with_config(_CONFIG)
 class _MetricFields(TypedDict):
+    error: NotRequired[Annotated[object, AfterValidator(_error_line)]]
     model: NotRequired[str]
     created_at: NotRequired[str | None]
     done: NotRequired[bool]
@@ -53,7 +60,10 @@ class _MetricFields(TypedDict):
 
 @with_config(_CONFIG)
 class _ChatFields(_MetricFields):
-    message: NotRequired[_MessageFields]
+    # every chat line gets its own `ChunkMessage`, an empty one if Ollama sent none
+    message: NotRequired[
+        Annotated[_MessageFields, AfterValidator(ChunkMessage), Field(default_factory=ChunkMessage)]
+    ]
 
 
 @with_config(_CONFIG)
@@ -63,24 +73,11 @@ class _GenerateFields(_MetricFields):
     context: NotRequired[list[int] | None]
 
 
-def _chat(fields: dict[str, Any]) -> ChatChunk:
-    if "error" in fields:  # a dict lookup here is cheaper than searching every line's bytes
-        raise ErrorLine(fields["error"])
-    fields["message"] = ChunkMessage(fields.get("message", ()))
-    return ChatChunk(fields)
-
-
-def _generate(fields: dict[str, Any]) -> GenerateChunk:
-    if "error" in fields:
-        raise ErrorLine(fields["error"])
-    return GenerateChunk(fields)
-
-
 @cache
 def chat_chunk() -> Callable[[bytes], ChatChunk]:
     """`validate(line) -> ChatChunk`; a bad line raises pydantic's `ValidationError`, an
     `{"error": ...}` line `ErrorLine`."""
-    adapter: TypeAdapter[ChatChunk] = TypeAdapter(Annotated[_ChatFields, AfterValidator(_chat)])
+    adapter: TypeAdapter[ChatChunk] = TypeAdapter(Annotated[_ChatFields, AfterValidator(ChatChunk)])
     return adapter.validate_json
 
 
@@ -88,7 +85,7 @@ def chat_chunk() -> Callable[[bytes], ChatChunk]:
 def generate_chunk() -> Callable[[bytes], GenerateChunk]:
     """`validate(line) -> GenerateChunk`, as `chat_chunk`."""
     adapter: TypeAdapter[GenerateChunk] = TypeAdapter(
-        Annotated[_GenerateFields, AfterValidator(_generate)]
+        Annotated[_GenerateFields, AfterValidator(GenerateChunk)]
     )
     return adapter.validate_json
 

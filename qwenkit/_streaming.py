@@ -61,14 +61,14 @@ class ChatAccumulator:
         self._last: ChatChunk | ChatResponse | None = None
 
     def add(self, chunk: ChatChunk | ChatResponse) -> None:
-        message = chunk.message  # `ChunkMessage` or `Message`: both read as dicts
-        if content := message.get("content"):
+        field = chunk["message"].get  # `ChunkMessage` or `Message`: both read as dicts
+        if content := field("content"):
             self._content.append(content)
-        if thinking := message.get("thinking"):
+        if thinking := field("thinking"):
             self._thinking.append(thinking)
-        if tool_calls := message.get("tool_calls"):
+        if tool_calls := field("tool_calls"):
             self._tool_calls.extend(tool_calls)
-        self._role = message.get("role") or self._role
+        self._role = field("role") or self._role
         self._last = chunk
 
     def result(self) -> ChatResponse:

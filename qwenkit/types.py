@@ -244,7 +244,12 @@ class _Chunk(dict[str, Any]):
     Why not the response models: a stream makes one per token, and a pydantic model costs
     about twice the `json.loads` the speed goal is measured against and keeps more objects
     alive for the garbage collector (see `qwenkit._chunks`). A dict is what `json.loads`
-    makes anyway. The stream's `final()` returns the full response model."""
+    makes anyway. The stream's `final()` returns the full response model.
+
+    `__slots__ = ()` here and in every subclass: a chunk has no attribute dict of its own
+    (smaller objects, quicker to make, and `chunk.x = 1` cannot hide the line's key)."""
+
+    __slots__ = ()
 
     def __getattr__(self, name: str) -> Any:  # only reached for fields a newer server added
         try:
@@ -276,6 +281,8 @@ def _fields(cls: C) -> C:
 class ChunkMessage(_Chunk):
     """The `message` of a chat chunk, with `Message`'s attribute names."""
 
+    __slots__ = ()
+
     role: str = "assistant"
     content: str = ""
     thinking: str | None = None
@@ -287,6 +294,8 @@ class ChunkMessage(_Chunk):
 
 @_fields
 class _ChunkMetrics(_Chunk):
+    __slots__ = ()
+
     model: str = ""
     created_at: str | None = None
     done: bool = False
@@ -303,9 +312,11 @@ class ChatChunk(_ChunkMetrics):
     """One line of a streamed chat, with `ChatResponse`'s attribute names (`.message.content`,
     `.done`, `.eval_count`, ...); the stream's `final()` merges them into a `ChatResponse`."""
 
+    __slots__ = ()
+
     @property
     def message(self) -> ChunkMessage:
-        """The line's message; `qwenkit._chunks` makes every chat line carry one."""
+        """The line's message (an empty one if Ollama sent none: see `qwenkit._chunks`)."""
         message: ChunkMessage = self["message"]
         return message
 
@@ -313,6 +324,8 @@ class ChatChunk(_ChunkMetrics):
 @_fields
 class GenerateChunk(_ChunkMetrics):
     """One line of a streamed `/api/generate`, with `GenerateResponse`'s attribute names."""
+
+    __slots__ = ()
 
     response: str = ""
     thinking: str | None = None
