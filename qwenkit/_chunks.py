@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import cache
-from typing import Annotated, NoReturn
+from typing import Annotated, Any, NoReturn, cast
 
 from pydantic import AfterValidator, ConfigDict, Field, TypeAdapter, with_config
 from typing_extensions import NotRequired, TypedDict
@@ -77,17 +77,19 @@ class _GenerateFields(_MetricFields):
 def chat_chunk() -> Callable[[bytes], ChatChunk]:
     """`validate(line) -> ChatChunk`; a bad line raises pydantic's `ValidationError`, an
     `{"error": ...}` line `ErrorLine`."""
-    adapter: TypeAdapter[ChatChunk] = TypeAdapter(Annotated[_ChatFields, AfterValidator(ChatChunk)])
-    return adapter.validate_json
+    # Typed as Any: the TypedDict validates, the AfterValidator turns it into the chunk class,
+    # and pydantic's stubs (which differ between 2.13 and 2.14) cannot express that.
+    adapter: TypeAdapter[Any] = TypeAdapter(Annotated[_ChatFields, AfterValidator(ChatChunk)])
+    return cast("Callable[[bytes], ChatChunk]", adapter.validate_json)
 
 
 @cache
 def generate_chunk() -> Callable[[bytes], GenerateChunk]:
     """`validate(line) -> GenerateChunk`, as `chat_chunk`."""
-    adapter: TypeAdapter[GenerateChunk] = TypeAdapter(
+    adapter: TypeAdapter[Any] = TypeAdapter(
         Annotated[_GenerateFields, AfterValidator(GenerateChunk)]
     )
-    return adapter.validate_json
+    return cast("Callable[[bytes], GenerateChunk]", adapter.validate_json)
 
 
 def progress(line: bytes) -> ProgressResponse:
