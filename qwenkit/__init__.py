@@ -49,23 +49,29 @@ _LAZY: dict[str, str] = {
     "plan": "qwenkit.planner",
 }
 
+#: public submodules, reachable as `qwenkit.<name>` without an explicit import
 _SUBMODULES = frozenset(
     {
         "catalog",
         "client",
+        "errors",
         "hardware",
+        "longctx",
         "modelfile",
         "options",
         "planner",
+        "pull",
+        "registry",
+        "server_env",
         "setup",
-        "tools",
+        "status",
         "structured",
+        "tools",
         "types",
         "variants",
         "verify",
         "webui",
         "yarn",
-        "registry",
     }
 )
 
