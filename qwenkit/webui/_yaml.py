@@ -12,7 +12,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-_PLAIN_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
+_PLAIN_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*")  # used with fullmatch: `$` would allow a "\n"
 _INDENT = "  "
 #: words a YAML 1.1 reader (pyyaml, docker compose's) turns into booleans or null
 _RESERVED = frozenset({"y", "n", "yes", "no", "on", "off", "true", "false", "null"})
@@ -77,7 +77,7 @@ def _is_block(value: Any) -> bool:
 
 
 def _key(key: str) -> str:
-    plain = _PLAIN_KEY.match(key) and key.lower() not in _RESERVED
+    plain = _PLAIN_KEY.fullmatch(key) and key.lower() not in _RESERVED
     return key if plain else _quote(key)
 
 
