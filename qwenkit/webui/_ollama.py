@@ -11,12 +11,20 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import httpx
-
-from .._config import auth_headers
-from ..errors import OllamaUnavailableError, WebUIError
+from ..errors import (
+    ModelNotFoundError,
+    OllamaTimeoutError,
+    OllamaUnavailableError,
+    ProtocolError,
+    ResponseError,
+    WebUIError,
+)
 from ..verify import parse_show_parameters
+
+if TYPE_CHECKING:
+    from ..types import ShowResponse
 
 
 @dataclass(frozen=True)
@@ -28,12 +36,11 @@ class ModelSettings:
     system: str | None
 
 
-def settings_from_show(name: str, show: dict[str, object]) -> ModelSettings:
+def settings_from_show(name: str, show: ShowResponse) -> ModelSettings:
     """Pure: the `num_ctx` and system prompt in an `/api/show` answer."""
-    baked = parse_show_parameters(str(show.get("parameters") or "")).get("num_ctx")
+    baked = parse_show_parameters(show.parameters or "").get("num_ctx")
     num_ctx = baked if isinstance(baked, int) and not isinstance(baked, bool) else None
-    system = show.get("system")
-    return ModelSettings(name, num_ctx, system if isinstance(system, str) and system else None)
+    return ModelSettings(name, num_ctx, show.system or None)
 
 
 def read_models(
@@ -41,21 +48,24 @@ def read_models(
 ) -> dict[str, ModelSettings | None]:
     """`/api/show` for each name: settings, or None for a model Ollama does not have.
 
-    Raises `OllamaUnavailableError` when nothing answers at `host`.
+    Goes through `qwenkit.Client`, like every other call to Ollama. Raises
+    `OllamaUnavailableError` when Ollama does not answer usefully at `host` (refused, timed
+    out, cut off), `WebUIError` for any other error answer.
     """
+    from ..client import Client
+
     found: dict[str, ModelSettings | None] = {}
     try:
-        with httpx.Client(base_url=host, timeout=timeout, headers=auth_headers()) as http:
+        with Client(host, timeout=timeout) as ollama:
             for name in names:
-                response = http.post("/api/show", json={"model": name})
-                if response.status_code == 404:
+                try:
+                    found[name] = settings_from_show(name, ollama.show(name))
+                except ModelNotFoundError:
                     found[name] = None
-                    continue
-                if not response.is_success:
-                    raise WebUIError(f"Ollama answered HTTP {response.status_code} for {name}")
-                found[name] = settings_from_show(name, response.json())
-    except httpx.HTTPError as exc:
-        raise OllamaUnavailableError(host, detail=type(exc).__name__) from exc
+    except (OllamaTimeoutError, ProtocolError) as exc:
+        raise OllamaUnavailableError(host, detail=str(exc)) from exc
+    except ResponseError as exc:
+        raise WebUIError(f"Ollama answered HTTP {exc.status_code}: {exc.message}") from exc
     return found
 
 
