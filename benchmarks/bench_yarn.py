@@ -42,7 +42,7 @@ def child(mode: str, src: str, dst: str) -> None:
 
         shutil.copyfile(src, dst)
     else:
-        from qwenkit.yarn import extend_context
+        from qwenkit.longctx.yarn import extend_context
 
         extend_context(src, dst, overwrite=True)
     fd = os.open(dst, os.O_RDONLY)  # time the bytes reaching the disk, not the page cache
@@ -61,7 +61,7 @@ def _stock_reader(src: str) -> None:
 
 
 def _qwenkit_header(src: str) -> None:
-    from qwenkit._gguf_header import read_header
+    from qwenkit.longctx._gguf_header import read_header
 
     read_header(Path(src))
 

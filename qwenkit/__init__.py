@@ -49,7 +49,7 @@ _LAZY: dict[str, str] = {
     "plan": "qwenkit.planner",
 }
 
-#: public submodules, reachable as `qwenkit.<name>` without an explicit import
+#: public modules and packages (one per concern), reachable as `qwenkit.<name>`
 _SUBMODULES = frozenset(
     {
         "catalog",
@@ -60,16 +60,9 @@ _SUBMODULES = frozenset(
         "modelfile",
         "options",
         "planner",
-        "pull",
-        "registry",
-        "server_env",
         "setup",
-        "status",
-        "structured",
-        "tools",
         "types",
         "variants",
-        "verify",
         "webui",
         "yarn",
     }

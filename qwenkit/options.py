@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict
 
-from ._params import DEPRECATED_PARAMETERS, PARAMETER_KINDS, ParamKind
+from ._common.params import DEPRECATED_PARAMETERS, PARAMETER_KINDS, ParamKind
 
 
 class Options(BaseModel):

@@ -243,7 +243,7 @@ class _Chunk(dict[str, Any]):
 
     Why not the response models: a stream makes one per token, and a pydantic model costs
     about twice the `json.loads` the speed goal is measured against and keeps more objects
-    alive for the garbage collector (see `qwenkit._chunks`). A dict is what `json.loads`
+    alive for the garbage collector (see `qwenkit.client._chunks`). A dict is what `json.loads`
     makes anyway. The stream's `final()` returns the full response model.
 
     `__slots__ = ()` here and in every subclass: a chunk has no attribute dict of its own
@@ -316,7 +316,7 @@ class ChatChunk(_ChunkMetrics):
 
     @property
     def message(self) -> ChunkMessage:
-        """The line's message (an empty one if Ollama sent none: see `qwenkit._chunks`)."""
+        """The line's message (an empty one if Ollama sent none: see `qwenkit.client._chunks`)."""
         message: ChunkMessage = self["message"]
         return message
 

@@ -1,6 +1,6 @@
 import pytest
 
-from qwenkit._config import auth_headers, parse_host, resolve_host
+from qwenkit._common.config import auth_headers, parse_host, resolve_host
 from qwenkit.errors import QwenkitError
 
 

@@ -3,7 +3,7 @@ import stat
 
 import pytest
 
-from qwenkit._files import write_text_atomic
+from qwenkit._common.files import write_text_atomic
 from qwenkit.errors import QwenkitError
 
 

@@ -13,16 +13,16 @@ from pathlib import Path
 
 import pytest
 
-from qwenkit import hardware
-from qwenkit._hw_sources import (
+from qwenkit.errors import OllamaUnavailableError
+from qwenkit.hardware import CompletedResult, HardwareProfile, probe
+from qwenkit.hardware import _probe as hardware
+from qwenkit.hardware._sources import (
     disk_free_bytes,
     parse_cpuinfo,
     parse_meminfo,
     parse_nvidia_smi,
     parse_rocm_smi,
 )
-from qwenkit.errors import OllamaUnavailableError
-from qwenkit.hardware import CompletedResult, HardwareProfile, probe
 
 FIXTURES = Path(__file__).parent / "fixtures" / "hardware"
 MiB = 1 << 20

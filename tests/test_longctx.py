@@ -13,7 +13,6 @@ import pytest
 import respx
 from gguf import GGUFReader
 
-from qwenkit._setup_long import build_long
 from qwenkit.client import Client
 from qwenkit.errors import QwenkitError, SetupError
 from qwenkit.longctx import (
@@ -33,8 +32,9 @@ from qwenkit.longctx import (
     long_input_check,
     passkey_prompt,
 )
+from qwenkit.setup._long import build_long
+from qwenkit.setup.verify import ExpectedModel, check_loaded
 from qwenkit.variants import QWEN25_TEMPLATE, QWEN_DEFAULT_SYSTEM, VARIANTS, yarn_gguf_filename
-from qwenkit.verify import ExpectedModel, check_loaded
 from tests.fake_ollama import QWEN_TEMPLATE, FakeOllama
 from tests.gguf_factory import make_qwen2_gguf
 

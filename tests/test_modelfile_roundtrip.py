@@ -17,9 +17,9 @@ import pytest
 from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 
-from qwenkit import _modelfile_params as params
 from qwenkit.errors import ModelfileError
 from qwenkit.modelfile import Modelfile
+from qwenkit.modelfile import _params as params
 
 PIECES = [
     "a",

@@ -6,12 +6,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from qwenkit import _memory
-from qwenkit._hw_sources import metal_limit_bytes
 from qwenkit.catalog import LADDER, quant_tag
 from qwenkit.errors import PlanError
 from qwenkit.hardware import GPU, HardwareProfile, LoadedModel
-from qwenkit.planner import HEADROOM, Plan, plan, smaller_plan
+from qwenkit.hardware._sources import metal_limit_bytes
+from qwenkit.planner import HEADROOM, Plan, _memory, plan, smaller_plan
 
 GiB = 1 << 30
 MiB = 1 << 20

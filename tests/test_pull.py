@@ -4,6 +4,7 @@ from types import SimpleNamespace
 
 import pytest
 
+from qwenkit._common.names import model_present
 from qwenkit.errors import (
     OllamaTimeoutError,
     OllamaUnavailableError,
@@ -11,7 +12,7 @@ from qwenkit.errors import (
     ResponseError,
     SetupError,
 )
-from qwenkit.pull import (
+from qwenkit.setup.pull import (
     DISK_HEADROOM,
     PullDone,
     PullProgress,
@@ -20,7 +21,6 @@ from qwenkit.pull import (
     PullTracker,
     RetryPolicy,
     check_disk_space,
-    model_present,
     pull_model,
 )
 

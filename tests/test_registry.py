@@ -15,7 +15,7 @@ import httpx
 import pytest
 import respx
 
-from qwenkit.registry import (
+from qwenkit.longctx.registry import (
     MANIFEST_ACCEPT,
     MEDIA_MODEL,
     DigestMismatchError,
@@ -184,7 +184,7 @@ def test_fetch_manifest_unreachable(respx_mock: respx.MockRouter) -> None:
 
 
 def test_manifest_without_model_layer() -> None:
-    from qwenkit.registry import Manifest
+    from qwenkit.longctx.registry import Manifest
 
     with pytest.raises(RegistryError, match="no model layer"):
         _ = Manifest.model_validate({"layers": []}).model_layer
@@ -298,7 +298,7 @@ def test_refuses_when_the_disk_is_too_small(
 
 
 def test_manifest_json_round_trip_keeps_unknown_fields() -> None:
-    from qwenkit.registry import Manifest
+    from qwenkit.longctx.registry import Manifest
 
     manifest = Manifest.model_validate_json(json.dumps(MANIFEST))
     dumped = manifest.model_dump(by_alias=True, exclude_none=True)

@@ -5,7 +5,7 @@ import shlex
 import pytest
 
 from qwenkit.errors import QwenkitError
-from qwenkit.server_env import (
+from qwenkit.setup.server_env import (
     SYSTEMD_DROPIN,
     launchd_commands,
     server_env_guide,

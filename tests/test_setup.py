@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from qwenkit._setup_files import is_pristine, stamp, write_modelfile
 from qwenkit.client import Client
 from qwenkit.errors import PlanError, QwenkitError, SetupError
 from qwenkit.hardware import GPU, HardwareProfile
 from qwenkit.modelfile import Modelfile
 from qwenkit.setup import SetupOptions, expected_model, run_setup
+from qwenkit.setup._files import is_pristine, stamp, write_modelfile
 from tests.fake_ollama import FakeOllama
 from tests.gguf_factory import make_qwen2_gguf
 

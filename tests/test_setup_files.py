@@ -2,8 +2,8 @@
 
 import pytest
 
-from qwenkit._setup_files import stamp, write_modelfile
 from qwenkit.errors import QwenkitError
+from qwenkit.setup._files import stamp, write_modelfile
 
 TEXT = "FROM qwen2.5:7b-instruct-q4_K_M\nPARAMETER num_ctx 8192\n"
 

@@ -13,7 +13,7 @@ import pytest
 
 from qwenkit.client import Client
 from qwenkit.setup import SetupOptions, run_setup
-from qwenkit.status import (
+from qwenkit.setup.status import (
     LoadedState,
     StatusReport,
     VariantState,

@@ -14,7 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from qwenkit import AsyncClient, Client, ProtocolError
-from qwenkit._streaming import ChatAccumulator
+from qwenkit.client._streaming import ChatAccumulator
 from qwenkit.types import ChatResponse, Message, ToolCall
 
 
@@ -304,7 +304,8 @@ def test_chunk_fields_mirror_the_response_models(chunk_cls: str, model: str, che
     fields; they must agree on names, types and the defaults of absent keys."""
     import typing
 
-    from qwenkit import _chunks, types
+    from qwenkit import types
+    from qwenkit.client import _chunks
 
     chunk_type, model_type = getattr(types, chunk_cls), getattr(types, model)
     hints = typing.get_type_hints(chunk_type)

@@ -10,7 +10,7 @@ import pytest
 from pydantic import BaseModel, Field
 
 from qwenkit import Client, StructuredOutputError, TruncatedOutputError
-from qwenkit.structured import reask_text, schema_for, strip_fences
+from qwenkit.client.structured import reask_text, schema_for, strip_fences
 
 
 class City(BaseModel):

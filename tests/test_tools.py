@@ -11,7 +11,7 @@ import pytest
 from pydantic import BaseModel, Field
 
 from qwenkit import Client, ToolError
-from qwenkit.tools import ToolSet, parse_docstring, rescue_calls, tool_from_function
+from qwenkit.client.tools import ToolSet, parse_docstring, rescue_calls, tool_from_function
 from qwenkit.types import ChatResponse, Function, Message, ToolCall
 
 

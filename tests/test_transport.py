@@ -22,7 +22,7 @@ from qwenkit import (
     QwenkitError,
     ResponseError,
 )
-from qwenkit._transport import split_lines, status_error
+from qwenkit.client._transport import split_lines, status_error
 
 MODES = ["sync", "sync-stream", "async", "async-stream"]
 MESSAGES = [{"role": "user", "content": "hi"}]
@@ -350,8 +350,8 @@ def test_deferred_models_build_from_a_shallow_call_stack() -> None:
     import sys
 
     code = (
-        "from qwenkit._transport import parse_body\n"
-        "from qwenkit._requests import check\n"
+        "from qwenkit.client._transport import parse_body\n"
+        "from qwenkit.client._requests import check\n"
         "from qwenkit.types import ChatRequest, ListResponse\n"
         "print(parse_body(ListResponse, b'{\"models\": []}', 'h').models)\n"
         "print(check(ChatRequest, {'model': 'm', 'messages': []}).model)\n"

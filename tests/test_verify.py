@@ -5,7 +5,7 @@ from types import SimpleNamespace as NS
 import pytest
 
 from qwenkit.errors import ResponseError
-from qwenkit.verify import (
+from qwenkit.setup.verify import (
     PROBE_TOOL,
     ExpectedModel,
     check_config,
@@ -208,7 +208,7 @@ def test_model_differences_cover_template_and_quantization():
     same = ExpectedModel(
         "m", 65536, "You are helpful.", EXPECTED.parameters, "{{ .Prompt }}\n", "q4_K_M"
     )
-    from qwenkit.verify import model_differences
+    from qwenkit.setup.verify import model_differences
 
     assert model_differences(shown, same) == []
     other = ExpectedModel("m", 65536, None, {}, "{{ .Messages }}", "q8_0")

@@ -14,11 +14,11 @@ import pytest
 from click.testing import CliRunner
 from gguf import GGUFReader, GGUFValueType
 
-from qwenkit import yarn
-from qwenkit._gguf_header import read_header
 from qwenkit.cli import cli
 from qwenkit.errors import GGUFError
-from qwenkit.yarn import ContextInfo, extend_context, read_context_info
+from qwenkit.longctx import yarn
+from qwenkit.longctx._gguf_header import read_header
+from qwenkit.longctx.yarn import ContextInfo, extend_context, read_context_info
 from tests.durability import fsync_rename_log
 from tests.gguf_factory import default_tensors, make_qwen2_gguf, tensor_bytes
 

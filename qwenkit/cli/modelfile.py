@@ -49,7 +49,7 @@ def modelfile(
 
     The output can be used as is: `ollama create qwenkit-chat -f qwenkit-chat.Modelfile`.
     """
-    from .._files import write_text_atomic
+    from .._common.files import write_text_atomic
     from ..variants import model_name, render_variant
 
     if gguf is not None and variant != "long":

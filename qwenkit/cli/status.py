@@ -1,4 +1,4 @@
-"""`qwenkit status` (alias `doctor`): render `qwenkit.status.StatusReport`.
+"""`qwenkit status` (alias `doctor`): render `qwenkit.setup.status.StatusReport`.
 
 Exit code: 0 all good, 1 a problem was found, 3 the server is unreachable.
 """
@@ -34,7 +34,7 @@ def status(
     host: str | None, prefix: str, modelfiles_dir: Path, webui_url: str | None, as_json: bool
 ) -> None:
     """Check the server, the variants and common pitfalls."""
-    from ..status import connect_and_gather
+    from ..setup.status import connect_and_gather
 
     report = connect_and_gather(host, prefix=prefix, modelfiles_dir=modelfiles_dir)
     if webui_url:

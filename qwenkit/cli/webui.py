@@ -69,8 +69,8 @@ def compose(
     Without -o the YAML goes to stdout (so `> compose.yaml` works) and the rest to stderr.
     """
     from .. import webui as lib
-    from .._files import write_text_atomic
-    from ..pull import full_name
+    from .._common.files import write_text_atomic
+    from .._common.names import full_name
     from ..variants import model_name
 
     env, env_note = _plan_server_env() if with_ollama else ({}, "")
@@ -167,7 +167,7 @@ def sync(
     as_json: bool,
 ) -> None:
     """Create or update one Open WebUI preset per qwenkit variant (idempotent)."""
-    from .._config import resolve_host
+    from .._common.config import resolve_host
     from ..webui import OpenWebUI, plan_presets, sync_presets
 
     specs, warnings = plan_presets(

@@ -21,7 +21,7 @@ from ..errors import (
     ResponseError,
     WebUIError,
 )
-from ..verify import parse_show_parameters
+from ..setup.verify import parse_show_parameters
 
 if TYPE_CHECKING:
     from ..types import ShowResponse

@@ -13,9 +13,9 @@ import urllib.parse
 from collections.abc import Iterable
 from dataclasses import replace
 
-from .._config import is_local_host, resolve_host
+from .._common.config import is_local_host, resolve_host
+from .._common.names import full_name
 from ..errors import OllamaUnavailableError, WebUIError
-from ..pull import full_name
 from ._http import OpenWebUI, detail_text
 from ._ollama import ModelSettings, local_listen_addresses, read_models
 from .compose import DEFAULT_BRIDGE

@@ -19,8 +19,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from .._common.names import full_name
 from ..catalog import DEFAULT_CTX, DEFAULT_QUANT, LONG_CTX
-from ..pull import full_name
 from ._http import OpenWebUI
 from ._ollama import ModelSettings
 

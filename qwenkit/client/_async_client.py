@@ -1,0 +1,250 @@
+"""`AsyncClient`: `qwenkit.Client` for asyncio/trio, the same methods awaited.
+
+Each method is `Client`'s with `await`: the same `qwenkit.client._requests` builders, the same
+transport error mapping, the same flows (`qwenkit.client._flow`) for structured output and tools,
+run by the async drivers so async tools are awaited.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
+
+from .._common.config import resolve_host
+from ..types import (
+    ChatRequest,
+    ChatResponse,
+    EmbedResponse,
+    GenerateResponse,
+    KeepAlive,
+    ListResponse,
+    ProcessResponse,
+    ProgressResponse,
+    ShowResponse,
+    StatusResponse,
+)
+from . import _blobs as blobs
+from . import _requests as rq
+from ._blobs import PathLike, Progress
+from ._flow import ChatKwargs, adrive, astream_flow, plan_chat
+from ._requests import CreateKwargs, GenerateKwargs, MessageLike, OptionsLike
+from ._streaming import (
+    AsyncChatStream,
+    AsyncGenerateStream,
+    AsyncProgressStream,
+    achat_stream,
+    agenerate_stream,
+    aprogress_stream,
+)
+from ._transport import DEFAULT_TIMEOUT, AsyncTransport
+
+if TYPE_CHECKING:
+    import httpx
+    from typing_extensions import Unpack
+
+T = TypeVar("T")
+Messages = Sequence[MessageLike] | None
+
+
+class AsyncClient:
+    """The `Client` API for asyncio/trio: every method is awaited; streams are `async for`."""
+
+    def __init__(
+        self,
+        host: str | None = None,
+        *,
+        timeout: float | httpx.Timeout | None = DEFAULT_TIMEOUT,
+        headers: Mapping[str, str] | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self._http = AsyncTransport(
+            resolve_host(host), timeout=timeout, headers=headers, transport=transport
+        )
+
+    @property
+    def host(self) -> str:
+        return self._http.host
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def __aenter__(self) -> AsyncClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def _do(self, call: rq.Call[T]) -> T:
+        body = await self._http.request(call.method, call.path, call.body, model=call.model)
+        return call.read(body, self.host)
+
+    def _lines(self, call: rq.Call[Any]) -> AsyncIterator[bytes]:
+        return self._http.lines(call.method, call.path, call.body, model=call.model)
+
+    async def _progress(
+        self, call: rq.Call[ProgressResponse], stream: bool
+    ) -> ProgressResponse | AsyncProgressStream:
+        if stream:
+            return aprogress_stream(self._lines(call), self.host)
+        return await self._do(call)
+
+    async def version(self) -> str:
+        return await self._do(rq.version())
+
+    async def list(self) -> ListResponse:
+        return await self._do(rq.tags())
+
+    async def ps(self) -> ProcessResponse:
+        return await self._do(rq.ps())
+
+    async def show(self, model: str) -> ShowResponse:
+        return await self._do(rq.show(model))
+
+    async def delete(self, model: str) -> StatusResponse:
+        return await self._do(rq.delete(model))
+
+    async def copy(self, source: str, destination: str) -> StatusResponse:
+        return await self._do(rq.copy(source, destination))
+
+    @overload
+    async def pull(
+        self, model: str, *, insecure: bool = ..., stream: Literal[False] = False
+    ) -> ProgressResponse: ...
+    @overload
+    async def pull(
+        self, model: str, *, insecure: bool = ..., stream: Literal[True]
+    ) -> AsyncProgressStream: ...
+    async def pull(
+        self, model: str, *, insecure: bool = False, stream: bool = False
+    ) -> ProgressResponse | AsyncProgressStream:
+        return await self._progress(rq.pull(model, insecure, stream), stream)
+
+    @overload
+    async def create(
+        self, model: str, *, stream: Literal[False] = False, **kw: Unpack[CreateKwargs]
+    ) -> ProgressResponse: ...
+    @overload
+    async def create(
+        self, model: str, *, stream: Literal[True], **kw: Unpack[CreateKwargs]
+    ) -> AsyncProgressStream: ...
+    async def create(
+        self, model: str, *, stream: bool = False, **kw: Any
+    ) -> ProgressResponse | AsyncProgressStream:
+        return await self._progress(rq.create(model, stream, **kw), stream)
+
+    @overload
+    async def create_from_request(
+        self, body: Mapping[str, Any], *, stream: Literal[False] = False
+    ) -> ProgressResponse: ...
+    @overload
+    async def create_from_request(
+        self, body: Mapping[str, Any], *, stream: Literal[True]
+    ) -> AsyncProgressStream: ...
+    async def create_from_request(
+        self, body: Mapping[str, Any], *, stream: bool = False
+    ) -> ProgressResponse | AsyncProgressStream:
+        call = rq.create_from_request(body, stream, model=body.get("from"))
+        return await self._progress(call, stream)
+
+    async def create_from_modelfile(
+        self, model: str, modelfile: Any, *, base_dir: PathLike | None = None, stream: bool = False
+    ) -> ProgressResponse | AsyncProgressStream:
+        job = blobs.ModelfileJob.of(model, modelfile, base_dir)
+        uploaded = {name: await self.create_blob(path) for name, path in job.files().items()}
+        return await self._progress(job.call(uploaded, stream), stream)
+
+    async def has_blob(self, digest: str) -> bool:
+        return blobs.blob_exists(await self._http.head(blobs.blob_path(digest)), digest, self.host)
+
+    async def create_blob(self, path: PathLike, *, progress: Progress | None = None) -> str:
+        import anyio.to_thread
+
+        digest = await anyio.to_thread.run_sync(blobs.file_digest, path)
+        if await self.has_blob(digest):
+            blobs.report_present(path, progress)
+        else:
+            chunks = blobs.afile_chunks(path, progress)
+            await self._http.request("POST", blobs.blob_path(digest), chunks)
+        return digest
+
+    async def embed(
+        self, model: str, input: str | Sequence[str], *, truncate: bool | None = None,
+        options: OptionsLike | None = None, keep_alive: KeepAlive | None = None,
+        dimensions: int | None = None,
+    ) -> EmbedResponse:  # fmt: skip
+        return await self._do(rq.embed(model, input, truncate, options, keep_alive, dimensions))
+
+    @overload
+    async def generate(
+        self,
+        model: str,
+        prompt: str | None = None,
+        *,
+        stream: Literal[False] = False,
+        **kw: Unpack[GenerateKwargs],
+    ) -> GenerateResponse: ...
+    @overload
+    async def generate(
+        self,
+        model: str,
+        prompt: str | None = None,
+        *,
+        stream: Literal[True],
+        **kw: Unpack[GenerateKwargs],
+    ) -> AsyncGenerateStream: ...
+    async def generate(
+        self, model: str, prompt: str | None = None, *, stream: bool = False, **kw: Any
+    ) -> GenerateResponse | AsyncGenerateStream:
+        call = rq.generate(model, prompt, stream, **kw)
+        if stream:
+            return agenerate_stream(self._lines(call), self.host)
+        return await self._do(call)
+
+    @overload
+    async def chat(
+        self,
+        model: str,
+        messages: Messages = None,
+        *,
+        stream: Literal[False] = False,
+        **kw: Unpack[ChatKwargs],
+    ) -> ChatResponse: ...
+    @overload
+    async def chat(
+        self,
+        model: str,
+        messages: Messages = None,
+        *,
+        stream: Literal[True],
+        **kw: Unpack[ChatKwargs],
+    ) -> AsyncChatStream: ...
+    @overload
+    async def chat(
+        self,
+        model: str,
+        messages: Messages = None,
+        *,
+        stream: bool,
+        **kw: Unpack[ChatKwargs],
+    ) -> ChatResponse | AsyncChatStream: ...
+    async def chat(
+        self, model: str, messages: Messages = None, *, stream: bool = False,
+        **kw: Any,
+    ) -> ChatResponse | AsyncChatStream:  # fmt: skip
+        """`Client.chat`, awaited; async tools are awaited inside the tool loop."""
+        plan = plan_chat(model, messages, stream, **kw)
+        if plan.simple:
+            return self._chat_stream(plan.first) if stream else await self._chat_once(plan.first)
+        flow = plan.flow(sync=False)
+        if stream:
+            return astream_flow(flow, self._chat_stream)
+        return await adrive(flow, self._chat_once)
+
+    async def _chat_once(self, request: ChatRequest) -> ChatResponse:
+        return await self._do(rq.chat(request))
+
+    def _chat_stream(self, request: ChatRequest) -> AsyncChatStream:
+        return achat_stream(self._lines(rq.chat(request)), self.host)
+
+
+__all__ = ["AsyncClient"]

@@ -1,0 +1,102 @@
+"""Validation of streamed lines into `ChatChunk`/`GenerateChunk`, at the cost of `json.loads`.
+
+A stream makes one object per token, so the per-line price matters: validating into a
+`BaseModel` costs about twice a bare `json.loads` (the speed goal's yardstick), and each extra
+object a kept chunk holds is more work for the garbage collector. So pydantic-core checks each
+line against a `TypedDict` (the response models' field types, unknown keys kept) and hands the
+checked dicts to the chunk classes, which are `dict` subclasses: a chat line becomes the same
+two objects `json.loads` makes (line and message). No Python function runs per line inside
+validation: the classes themselves are the validators, and the `error` key's validator runs
+only on an error line.
+The validators are built on first use: importing this module does no pydantic work."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import cache
+from typing import Annotated, Any, NoReturn, cast
+
+from pydantic import AfterValidator, ConfigDict, Field, TypeAdapter, with_config
+from typing_extensions import NotRequired, TypedDict
+
+from ..types import ChatChunk, ChunkMessage, GenerateChunk, ProgressResponse, ToolCall
+from ._transport import ErrorLine
+
+#: Keep unknown keys (a newer server's fields); cache only keys, tokens rarely repeat.
+_CONFIG = ConfigDict(extra="allow", cache_strings="keys")
+
+
+@with_config(_CONFIG)
+class _MessageFields(TypedDict):
+    role: NotRequired[str]
+    content: NotRequired[str]
+    thinking: NotRequired[str | None]
+    images: NotRequired[list[str] | None]
+    tool_calls: NotRequired[list[ToolCall] | None]
+    tool_name: NotRequired[str | None]
+    tool_call_id: NotRequired[str | None]
+
+
+def _error_line(message: object) -> NoReturn:
+    """Ollama's `{"error": ...}` line inside a 200 stream; `line_error` makes it a
+    `ResponseError`."""
+    raise ErrorLine(message)
+
+
+@with_config(_CONFIG)
+class _MetricFields(TypedDict):
+    error: NotRequired[Annotated[object, AfterValidator(_error_line)]]
+    model: NotRequired[str]
+    created_at: NotRequired[str | None]
+    done: NotRequired[bool]
+    done_reason: NotRequired[str | None]
+    total_duration: NotRequired[int]
+    load_duration: NotRequired[int]
+    prompt_eval_count: NotRequired[int]
+    prompt_eval_duration: NotRequired[int]
+    eval_count: NotRequired[int]
+    eval_duration: NotRequired[int]
+
+
+@with_config(_CONFIG)
+class _ChatFields(_MetricFields):
+    # every chat line gets its own `ChunkMessage`, an empty one if Ollama sent none
+    message: NotRequired[
+        Annotated[_MessageFields, AfterValidator(ChunkMessage), Field(default_factory=ChunkMessage)]
+    ]
+
+
+@with_config(_CONFIG)
+class _GenerateFields(_MetricFields):
+    response: NotRequired[str]
+    thinking: NotRequired[str | None]
+    context: NotRequired[list[int] | None]
+
+
+@cache
+def chat_chunk() -> Callable[[bytes], ChatChunk]:
+    """`validate(line) -> ChatChunk`; a bad line raises pydantic's `ValidationError`, an
+    `{"error": ...}` line `ErrorLine`."""
+    # Typed as Any: the TypedDict validates, the AfterValidator turns it into the chunk class,
+    # and pydantic's stubs (which differ between 2.13 and 2.14) cannot express that.
+    adapter: TypeAdapter[Any] = TypeAdapter(Annotated[_ChatFields, AfterValidator(ChatChunk)])
+    return cast("Callable[[bytes], ChatChunk]", adapter.validate_json)
+
+
+@cache
+def generate_chunk() -> Callable[[bytes], GenerateChunk]:
+    """`validate(line) -> GenerateChunk`, as `chat_chunk`."""
+    adapter: TypeAdapter[Any] = TypeAdapter(
+        Annotated[_GenerateFields, AfterValidator(GenerateChunk)]
+    )
+    return cast("Callable[[bytes], GenerateChunk]", adapter.validate_json)
+
+
+def progress(line: bytes) -> ProgressResponse:
+    """`validate(line) -> ProgressResponse` for pull/create streams (a few lines a second:
+    the response model itself)."""
+    checked = ProgressResponse.model_validate_json(line)
+    extra = checked.model_extra
+    if extra and "error" in extra:
+        raise ErrorLine(extra["error"])
+    return checked

@@ -1,0 +1,208 @@
+"""How a chat call runs: one request, or a multi-step flow (structured re-ask, tool loop).
+
+A flow is a generator that yields `Ask` (send this request, give me the answer) and `Invoke`
+(run this tool call, give me its text) and returns the final `ChatResponse`. It is written once
+(`structured`, `tools`); the four drivers below run it sync or async, streamed
+or not. That is what keeps `Client` and `AsyncClient` thin twins.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypedDict
+
+from pydantic import BaseModel
+
+from ..errors import ToolError
+from ..types import ChatChunk, ChatRequest, ChatResponse, KeepAlive, Think
+from ._requests import (
+    MessageLike,
+    OptionsLike,
+    as_dict,
+    as_format,
+    as_keep_alive,
+    as_messages,
+    check,
+)
+from ._streaming import AsyncChatStream, ChatStream, _Box
+
+if TYPE_CHECKING:
+    from .tools import ToolLike, ToolSet
+
+
+class ChatKwargs(TypedDict, total=False):
+    """The keyword arguments of `chat` besides `stream` (for the typed overloads)."""
+
+    tools: Sequence[ToolLike] | None
+    format: Any
+    options: OptionsLike | None
+    keep_alive: KeepAlive | None
+    think: Think | None
+    response_model: type[BaseModel] | None
+    max_retries: int
+    run_tools: bool
+    max_tool_rounds: int
+
+
+_CHAT_KWARGS = frozenset(ChatKwargs.__annotations__)
+
+
+@dataclass(frozen=True)
+class Ask:
+    """Flow action: send this `/api/chat` body (a `ChatRequest`), give back the answer."""
+
+    request: Any
+
+
+@dataclass(frozen=True)
+class Invoke:
+    """Flow action: run this prepared tool call, give back the tool message text."""
+
+    call: Any  # qwenkit.client.tools.Invocation
+
+
+Flow = Generator["Ask | Invoke", Any, ChatResponse]
+
+
+# --------------------------------------------------------------------------- planning
+
+
+class ChatPlan:
+    """A checked chat call: its first request, and how to go on if it takes several steps."""
+
+    __slots__ = ("base", "first", "kw", "messages", "toolset")
+
+    def __init__(
+        self,
+        base: dict[str, Any],
+        messages: list[dict[str, Any]],
+        toolset: ToolSet | None,
+        kw: dict[str, Any],
+    ) -> None:
+        self.base, self.messages, self.toolset, self.kw = base, messages, toolset, kw
+        self.first = self.request(messages)  # checked now, before anything is sent
+
+    @property
+    def simple(self) -> bool:
+        return self.toolset is None and self.kw.get("response_model") is None
+
+    def request(self, messages: list[dict[str, Any]]) -> ChatRequest:
+        return check(ChatRequest, {**self.base, "messages": messages})
+
+    def flow(self, *, sync: bool) -> Flow:
+        from .structured import structured_flow
+        from .tools import tool_flow
+
+        run_tools, rounds = self.kw.get("run_tools", False), self.kw.get("max_tool_rounds", 8)
+        if sync and run_tools and self.toolset is not None and self.toolset.has_async:
+            raise ToolError("async tools need qwenkit.AsyncClient", hint="or pass sync functions")
+
+        def ask(messages: list[dict[str, Any]]) -> Flow:
+            return tool_flow(
+                self.request, messages, self.toolset, run_tools=run_tools, max_rounds=rounds
+            )
+
+        model = self.kw.get("response_model")
+        if model is None:
+            return ask(self.messages)
+        return structured_flow(ask, self.messages, model, self.kw.get("max_retries", 2))
+
+
+def plan_chat(
+    model: str, messages: Sequence[MessageLike] | None, stream: bool, **kw: Any
+) -> ChatPlan:
+    """Check every argument and build the first request before anything is sent."""
+    if kw and not kw.keys() <= _CHAT_KWARGS:
+        unknown = ", ".join(sorted(kw.keys() - _CHAT_KWARGS))
+        raise TypeError(f"chat() got unexpected keyword arguments: {unknown}")
+    base: dict[str, Any] = {"model": model, "stream": stream}
+    toolset = None
+    if kw.get("tools"):
+        from .tools import ToolSet
+
+        toolset = ToolSet.of(kw["tools"])
+        base["tools"] = toolset.schemas
+    fmt = kw.get("format")
+    if fmt is not None or kw.get("response_model") is not None:
+        base["format"] = as_format(kw["response_model"] if fmt is None else fmt)
+    if kw.get("options") is not None:
+        base["options"] = as_dict(kw["options"])
+    if kw.get("keep_alive") is not None:
+        base["keep_alive"] = as_keep_alive(kw["keep_alive"])
+    if kw.get("think") is not None:
+        base["think"] = kw["think"]
+    return ChatPlan(base, as_messages(messages), toolset, kw)
+
+
+# --------------------------------------------------------------------------- drivers
+
+
+def drive(flow: Flow, send: Callable[[Any], ChatResponse]) -> ChatResponse:
+    """Run a flow with blocking, non-streamed requests."""
+    try:
+        action = next(flow)
+        while True:
+            reply = send(action.request) if isinstance(action, Ask) else action.call.run()
+            action = flow.send(reply)
+    except StopIteration as stop:
+        result: ChatResponse = stop.value
+        return result
+
+
+async def adrive(flow: Flow, send: Callable[[Any], Awaitable[ChatResponse]]) -> ChatResponse:
+    """Run a flow with async, non-streamed requests; async tools are awaited."""
+    try:
+        action = next(flow)
+        while True:
+            if isinstance(action, Ask):
+                reply: Any = await send(action.request)
+            else:
+                reply = await action.call.arun()
+            action = flow.send(reply)
+    except StopIteration as stop:
+        result: ChatResponse = stop.value
+        return result
+
+
+def stream_flow(flow: Flow, open_stream: Callable[[Any], ChatStream]) -> ChatStream:
+    """A `ChatStream` over every request a flow makes (each re-ask or tool round streams)."""
+    box: _Box[ChatResponse] = _Box()
+
+    def chunks() -> Generator[ChatChunk, None, None]:
+        try:
+            action = next(flow)
+            while True:
+                if isinstance(action, Ask):
+                    with open_stream(action.request) as stream:
+                        yield from stream
+                        reply: Any = stream.final()
+                else:
+                    reply = action.call.run()
+                action = flow.send(reply)
+        except StopIteration as stop:
+            box.value = stop.value
+
+    return ChatStream(chunks(), box)
+
+
+def astream_flow(flow: Flow, open_stream: Callable[[Any], AsyncChatStream]) -> AsyncChatStream:
+    """The async twin of `stream_flow`."""
+    box: _Box[ChatResponse] = _Box()
+
+    async def chunks() -> AsyncIterator[ChatChunk]:
+        try:
+            action = next(flow)
+            while True:
+                if isinstance(action, Ask):
+                    async with open_stream(action.request) as stream:
+                        async for chunk in stream:
+                            yield chunk
+                        reply: Any = await stream.final()
+                else:
+                    reply = await action.call.arun()
+                action = flow.send(reply)
+        except StopIteration as stop:
+            box.value = stop.value
+
+    return AsyncChatStream(chunks(), box)

@@ -1,0 +1,160 @@
+"""The plain-language reasons and warnings attached to a `Plan` (pure string building)."""
+
+from __future__ import annotations
+
+from ..catalog import ARCH, GiB, quant_tag
+from ..hardware import HardwareProfile
+from ._fit import (
+    BASELINE,
+    CPU_RESERVE,
+    FLOOR_QUANT,
+    HEADROOM,
+    LONG_BASELINE,
+    MIN_CTX,
+    Candidate,
+    Request,
+    Settings,
+    estimate_for,
+)
+from ._memory import Estimate
+
+
+def explain(
+    profile: HardwareProfile,
+    req: Request,
+    cand: Candidate,
+    offload: str,
+    est: Estimate,
+    budget: int | None,
+    env: dict[str, str],
+) -> tuple[list[str], list[str]]:
+    """Why this plan (`reasons`) and what to watch out for (`warnings`)."""
+    reasons = [_budget_line(profile, req, offload), _need_line(cand, est, budget)]
+    reasons += _stage_lines(req, cand, offload)
+    reasons += _quality_lines(req, cand, offload)
+    if cand.settings.flash_attention:
+        pairs = ", ".join(f"{k}={v}" for k, v in env.items() if k != "OLLAMA_NUM_PARALLEL")
+        reasons.append(
+            f"needs Ollama server settings {pairs} (they apply to every model on that server)"
+        )
+    if req.disk_skipped:
+        reasons.append(
+            f"skipped {', '.join(req.disk_skipped)}: the download would not fit in the "
+            f"{_g(profile.disk_free_bytes)} free at {profile.models_dir}"
+        )
+    if req.parallel > 1:
+        reasons.append(
+            f"each of the {req.parallel} parallel slots holds a full {cand.num_ctx}-token "
+            f"context, so the KV cache is {req.parallel}x larger"
+        )
+    return reasons, _warnings(profile, req, cand, offload)
+
+
+def _budget_line(profile: HardwareProfile, req: Request, offload: str) -> str:
+    if req.devices and offload != "cpu":
+        parts = [f"{d.name}: {_g(d.usable_bytes)} usable" for d in req.devices]
+        return (
+            "GPU memory — " + "; ".join(parts) + f" (after driver/desktop margins; Ollama "
+            f"reserves {req.devices[0].reserve_bytes >> 20} MiB per GPU; plans keep "
+            f"{HEADROOM:.0%} headroom)"
+        )
+    if req.cpu_budget is None:
+        return "no usable GPU, and the RAM size is unknown: the model runs from RAM"
+    have = profile.ram_available_bytes or profile.ram_total_bytes or 0
+    return (
+        f"no usable GPU: the model runs from RAM — {_g(have)} available, "
+        f"{_g(req.cpu_budget)} usable after {CPU_RESERVE // GiB} GiB for the OS, Open WebUI "
+        f"and a browser"
+    )
+
+
+def _need_line(cand: Candidate, est: Estimate, budget: int | None) -> str:
+    of = f" of {_g(budget)}" if budget is not None else ""
+    return (
+        f"{cand.quant} at {cand.num_ctx} tokens needs {_g(est.total_bytes)}{of}: weights "
+        f"{_g(est.weights_bytes)}, KV cache {_g(est.kv_cache_bytes)} "
+        f"({cand.settings.kv_cache_type}), compute {_g(est.compute_bytes)} (flash attention "
+        f"{'on' if cand.settings.flash_attention else 'off'}), overhead {_g(est.overhead_bytes)}"
+    )
+
+
+def _stage_lines(req: Request, cand: Candidate, offload: str) -> list[str]:
+    floor = FLOOR_QUANT if not req.forced else cand.quant
+    long = req.target_ctx > ARCH.context_length and req.accel is not None
+    need = _total(req, floor, req.target_ctx, LONG_BASELINE if long else BASELINE, offload)
+    default = f"{floor} would need {_g(need)} at {req.target_ctx} tokens with default settings"
+    if cand.stage == "target":
+        return _better_line(req, cand, offload)
+    if cand.stage == "accelerated":
+        what = "flash attention" + (
+            " and a q8_0 KV cache" if cand.settings.kv_cache_type != "f16" else ""
+        )
+        return [f"nothing fits with default server settings ({default}); {what} shrink it"]
+    if cand.stage == "shorter":
+        return [
+            f"nothing fits {req.target_ctx} tokens ({default}); context shortened to {cand.num_ctx}"
+        ]
+    if cand.stage == "lower":
+        return [
+            f"nothing at {FLOOR_QUANT} or better fits even {MIN_CTX} tokens; "
+            f"falling back to {cand.quant}, which costs answer quality"
+        ]
+    return []
+
+
+def _better_line(req: Request, cand: Candidate, offload: str) -> list[str]:
+    better = [q for q in req.ladder if quant_tag(q).rank > quant_tag(cand.quant).rank]
+    if not better:
+        return []
+    nxt = better[-1]
+    need = _total(req, nxt, cand.num_ctx, cand.settings, offload)
+    return [f"{cand.quant} is the best tag that fits; {nxt} would need {_g(need)}"]
+
+
+def _quality_lines(req: Request, cand: Candidate, offload: str) -> list[str]:
+    if req.forced:
+        return [f"{cand.quant} was requested"]
+    if offload == "cpu":
+        return [
+            f"on a CPU, decode speed is bound by memory bandwidth: {FLOOR_QUANT} reads about "
+            "half the bytes per token of q8_0, so it answers about twice as fast; bigger tags "
+            "may fit in RAM but run slower"
+        ]
+    if cand.quant == "q8_0" and "fp16" not in req.ladder:
+        return [
+            "q8_0 is the top choice: fp16 reads twice the bytes per token (half the decode "
+            "speed) for a quality gain that is hard to measure (allow it with allow_fp16)"
+        ]
+    return []
+
+
+def _warnings(profile: HardwareProfile, req: Request, cand: Candidate, offload: str) -> list[str]:
+    out: list[str] = []
+    if offload == "cpu":
+        out.append("no GPU: expect a few tokens per second, and minutes for long prompts")
+    if offload == "partial":
+        out.append(
+            "the model does not fit entirely in GPU memory: part of it runs on the CPU, "
+            "several times slower; a bigger GPU or a smaller context helps"
+        )
+    if cand.num_ctx < req.target_ctx:
+        out.append(f"context shortened from {req.target_ctx} to {cand.num_ctx} tokens to fit")
+    if cand.num_ctx > ARCH.context_length:
+        out.append(
+            f"{cand.num_ctx} tokens is beyond Qwen2.5's native {ARCH.context_length}: a YaRN "
+            f"variant is required (Ollama clamps the stock model to {ARCH.context_length})"
+        )
+    if offload == "cpu" and req.cpu_budget is None:
+        out.append("RAM size unknown: the fit could not be checked")
+    if profile.disk_free_bytes is None:
+        size = quant_tag(cand.quant).size_bytes
+        out.append(f"free disk space unknown: the download needs {_g(size)}")
+    return out
+
+
+def _total(req: Request, quant: str, num_ctx: int, settings: Settings, offload: str) -> int:
+    return estimate_for(Candidate(quant, num_ctx, settings, "probe"), req, offload).total_bytes
+
+
+def _g(n: int | None) -> str:
+    return "unknown" if n is None else f"{n / GiB:.1f} GiB"

@@ -1,0 +1,148 @@
+"""The long (YaRN) variant inside `qwenkit setup`: when to build it, at what context, and
+when the server already holds it so a rerun changes nothing.
+
+The building itself (GGUF, extend, upload, create) is `qwenkit.longctx`; this module only
+decides and checks, so setup stays a straight line of steps.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..catalog import LONG_CTX
+from ..errors import ModelNotFoundError
+from .verify import Check, ExpectedModel, model_differences
+
+if TYPE_CHECKING:
+    from ..client import Client
+    from ..longctx import LongEvent, StepProgress
+    from ..planner import Plan
+
+LONG_KEY = "long"
+
+
+def wants_long(variants: Sequence[str], chosen: Plan) -> bool:
+    """Asked for by name, or needed because the plan's context is beyond the trained 32K."""
+    return LONG_KEY in variants or chosen.needs_yarn
+
+
+def long_num_ctx(chosen: Plan) -> int:
+    """The plan's context when it needs YaRN; otherwise the full 128K YaRN range."""
+    return chosen.num_ctx if chosen.needs_yarn else LONG_CTX
+
+
+def long_expected(name: str, chosen: Plan, template: str | None = None) -> ExpectedModel:
+    """What the long variant must look like: the `long` variant's own system and parameters.
+
+    `template` is the one it is created with (see `longctx.chat_template`); None leaves the
+    template out of the comparison, as verification after setup does.
+    """
+    from ..variants import VARIANTS
+
+    num_ctx = long_num_ctx(chosen)
+    modelfile = VARIANTS[LONG_KEY].build(chosen.quantization, num_ctx)
+    params = {k: v for k, v in modelfile.parameters.items() if k != "num_ctx"}
+    return ExpectedModel(name, num_ctx, modelfile.system, params, template, chosen.quantization)
+
+
+def trained_context(shown: Any) -> int:
+    """The context the model's GGUF declares (`<arch>.context_length`), 0 if unknown."""
+    info = getattr(shown, "model_info", None) or {}
+    arch = info.get("general.architecture", "qwen2")
+    try:
+        return int(info.get(f"{arch}.context_length") or 0)
+    except (TypeError, ValueError):
+        return 0
+
+
+def build_long(
+    api: Client,
+    name: str,
+    chosen: Plan,
+    *,
+    workdir: Path,
+    models_dir: str | None = None,
+    progress: StepProgress | None = None,
+) -> Generator[LongEvent, None, str]:
+    """Create or refresh the long variant; returns `created`, `updated` or `unchanged`.
+
+    It is created with the `long` variant's system prompt and parameters, and the base
+    model's TEMPLATE when the server has one (Qwen2.5's own otherwise); a long model whose
+    template or settings drifted from that is rebuilt.
+    """
+    from ..longctx import build_long_variant
+
+    expected = long_expected(name, chosen, _base_template(api, chosen.tag))
+    try:
+        shown = api.show(name)
+    except ModelNotFoundError:
+        shown = None
+    if shown is not None and is_current(shown, expected):
+        return "unchanged"
+    yield from build_long_variant(
+        api,
+        base_model=chosen.tag,
+        model_name=name,
+        num_ctx=expected.num_ctx,
+        workdir=workdir,
+        system=expected.system,
+        parameters=dict(expected.parameters),
+        template=expected.template,
+        progress=progress,
+        models_dir=models_dir,
+    )
+    return "created" if shown is None else "updated"
+
+
+def _base_template(api: Client, base: str) -> str | None:
+    """The template the long variant gets from `base`; None when the base is not on the server
+    (then `build_long_variant` says so, unless the long variant needs no rebuild)."""
+    from ..longctx import chat_template
+
+    try:
+        return chat_template(api.show(base))
+    except ModelNotFoundError:
+        return None
+
+
+def is_current(shown: Any, expected: ExpectedModel) -> bool:
+    """Same parameters/system/quantization, and a GGUF that really declares the long context."""
+    return not model_differences(shown, expected) and trained_context(shown) >= expected.num_ctx
+
+
+def check_long_context(api: Client, expected: ExpectedModel) -> Check:
+    """The long variant's GGUF declares a context at least as long as its num_ctx (YaRN)."""
+    shown = api.show(expected.name)
+    info = getattr(shown, "model_info", None) or {}
+    trained = trained_context(shown)
+    scaling = info.get("qwen2.rope.scaling.type") or "none"
+    ok = trained >= expected.num_ctx and scaling == "yarn"
+    return Check(
+        "yarn",
+        expected.name,
+        ok,
+        f"GGUF context {trained}, rope scaling {scaling}",
+        expected=f">= {expected.num_ctx} with yarn",
+        hint=None if ok else "rebuild it: `qwenkit setup --variants long --force`",
+        data={"context_length": trained, "rope_scaling": scaling},
+    )
+
+
+def check_long_input(api: Client, name: str, n_tokens: int, num_ctx: int) -> Check:
+    """`--long-check N`: a pass key buried in ~N tokens must come back in the answer."""
+    from ..longctx import long_input_check
+
+    result = long_input_check(api, name, n_tokens, num_ctx=num_ctx)
+    found = "found" if result.passed else "NOT found"
+    evaluated = result.prompt_tokens if result.prompt_tokens is not None else "?"
+    return Check(
+        "long_input",
+        name,
+        result.passed,
+        f"pass key {found} after {evaluated} prompt tokens in {result.seconds:.1f}s",
+        expected=f"the pass key {result.passkey} from ~{n_tokens} tokens",
+        hint="the prompt was cut to the context" if result.truncated else None,
+        data={"prompt_tokens": result.prompt_tokens, "truncated": result.truncated},
+    )

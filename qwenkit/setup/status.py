@@ -1,0 +1,290 @@
+"""`qwenkit status` / `doctor` as data: what the server holds and runs, and what will bite.
+
+The report is built from observations (server answers, the Modelfiles on disk, optionally
+`docker ps`) by small pure rules, so each pitfall is testable without a server. Nothing here
+prints; `qwenkit.cli.status` renders the report.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .._common.config import is_local_host, resolve_host
+from ..errors import ModelNotFoundError, OllamaError, QwenkitError
+from .server_env import default_context, default_context_note
+from .verify import ExpectedModel, expected_model, model_differences, parse_show_parameters
+
+if TYPE_CHECKING:
+    from ..client import Client
+
+DockerLister = Callable[[], list[str] | None]
+
+
+@dataclass(frozen=True)
+class VariantState:
+    """One qwenkit variant: on the server? matching its Modelfile? with which num_ctx?"""
+
+    name: str
+    exists: bool
+    num_ctx: int | None = None
+    modelfile: str | None = None
+    matches: bool | None = None  # None: no local Modelfile to compare with
+    differences: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class LoadedState:
+    """One model in `/api/ps`: where it runs and with how much context."""
+
+    name: str
+    size: int
+    size_vram: int
+    context_length: int | None
+
+    @property
+    def vram_share(self) -> float:
+        return self.size_vram / self.size if self.size else 0.0
+
+
+@dataclass(frozen=True)
+class Pitfall:
+    """Something that makes the setup behave other than planned, and the fix."""
+
+    message: str
+    hint: str = ""
+    severity: str = "problem"  # "problem" or "note"
+
+
+@dataclass
+class StatusReport:
+    host: str
+    reachable: bool
+    version: str | None = None
+    error: str | None = None
+    variants: list[VariantState] = field(default_factory=list)
+    loaded: list[LoadedState] = field(default_factory=list)
+    pitfalls: list[Pitfall] = field(default_factory=list)
+    webui: dict[str, Any] | None = None
+
+    @property
+    def problems(self) -> list[Pitfall]:
+        return [p for p in self.pitfalls if p.severity == "problem"]
+
+    @property
+    def ok(self) -> bool:
+        webui_ok = self.webui is None or bool(self.webui.get("ok", True))
+        return self.reachable and not self.problems and webui_ok
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["ok"] = self.ok
+        return data
+
+
+# ---------------------------------------------------------------------------- gathering
+
+
+def gather_status(
+    client: Client,
+    *,
+    prefix: str = "qwenkit",
+    modelfiles_dir: Path = Path("modelfiles"),
+    docker_containers: DockerLister | None = None,
+) -> StatusReport:
+    """Ask the server, read the Modelfiles, apply the pitfall rules."""
+    host = client.host
+    report = StatusReport(host=host, reachable=False)
+    try:
+        report.version = str(client.version())
+    except OllamaError as err:
+        report.error = str(err)
+        report.pitfalls.append(Pitfall(str(err), err.hint or ""))
+        return report
+    report.reachable = True
+    names = [m.name or m.model for m in client.list().models]
+    report.variants = [
+        _variant_state(client, name, modelfiles_dir) for name in variant_names(names, prefix)
+    ]
+    report.loaded = [
+        LoadedState(m.name or m.model, int(m.size), int(m.size_vram), m.context_length)
+        for m in client.ps().models
+    ]
+    lister = docker_containers or list_docker_containers
+    report.pitfalls = pitfalls(report, prefix=prefix, containers=_maybe(lister, host))
+    return report
+
+
+def variant_names(names: Iterable[str], prefix: str) -> list[str]:
+    """Model names that belong to qwenkit under `prefix`, without the `:latest` tag.
+
+    >>> variant_names(["qwenkit-chat:latest", "llama3:8b", "qwenkit-json:latest"], "qwenkit")
+    ['qwenkit-chat', 'qwenkit-json']
+    """
+    found = []
+    for name in names:
+        base = name.removesuffix(":latest")
+        if base.startswith(prefix + "-"):
+            found.append(base)
+    return sorted(set(found))
+
+
+def _variant_state(client: Client, name: str, modelfiles_dir: Path) -> VariantState:
+    try:
+        shown = client.show(name)
+    except ModelNotFoundError:
+        return VariantState(name, exists=False)
+    params = parse_show_parameters(shown.parameters)
+    num_ctx = params.get("num_ctx")
+    path, expected = _expected_from_file(name, modelfiles_dir)
+    if expected is None:
+        return VariantState(name, True, num_ctx, path)
+    differences = model_differences(shown, expected)
+    return VariantState(name, True, num_ctx, path, not differences, differences)
+
+
+def _expected_from_file(name: str, directory: Path) -> tuple[str | None, ExpectedModel | None]:
+    from ..modelfile import Modelfile
+    from ..variants import modelfile_filename
+
+    path = directory / modelfile_filename(name)
+    if not path.is_file():
+        return None, None
+    try:
+        modelfile = Modelfile.parse(path.read_text(encoding="utf-8"))
+    except QwenkitError:
+        return str(path), None
+    return str(path), expected_model(name, modelfile, None)
+
+
+def list_docker_containers() -> list[str] | None:
+    """`image name` of each running container, or None when docker is absent or refuses."""
+    docker = shutil.which("docker")
+    if docker is None:
+        return None
+    try:
+        done = subprocess.run(
+            [docker, "ps", "--format", "{{.Image}} {{.Names}}"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return done.stdout.splitlines() if done.returncode == 0 else None
+
+
+def _maybe(lister: DockerLister, host: str) -> list[str] | None:
+    return lister() if is_local_host(host) else None
+
+
+# ---------------------------------------------------------------------------- rules
+
+
+def pitfalls(
+    report: StatusReport, *, prefix: str = "qwenkit", containers: Sequence[str] | None = None
+) -> list[Pitfall]:
+    """Every rule applied to the observations, problems first."""
+    found: list[Pitfall] = []
+    found += _missing_variants(report, prefix)
+    found += _variant_rules(report)
+    found += _loaded_rules(report)
+    found += _docker_rules(report, containers)
+    found += [Pitfall(n, severity="note") for n in default_context_note(report.version)]
+    return sorted(found, key=lambda p: p.severity != "problem")
+
+
+def _missing_variants(report: StatusReport, prefix: str) -> list[Pitfall]:
+    if report.variants:
+        return []
+    return [
+        Pitfall(
+            f"no {prefix}-* variants on this server",
+            "create them with `qwenkit setup`",
+        )
+    ]
+
+
+def _variant_rules(report: StatusReport) -> list[Pitfall]:
+    found = []
+    fallback = default_context(report.version)
+    for v in report.variants:
+        if v.exists and v.num_ctx is None:
+            found.append(
+                Pitfall(
+                    f"{v.name} has no num_ctx, so it runs with the server default ({fallback})",
+                    "recreate it with `qwenkit setup`",
+                )
+            )
+        if v.matches is False:
+            found.append(
+                Pitfall(
+                    f"{v.name} no longer matches {v.modelfile}: {'; '.join(v.differences)}",
+                    "rerun `qwenkit setup` to recreate it from the plan",
+                )
+            )
+    return found
+
+
+def _loaded_rules(report: StatusReport) -> list[Pitfall]:
+    planned = {v.name: v.num_ctx for v in report.variants}
+    found = []
+    for m in report.loaded:
+        want = planned.get(m.name.removesuffix(":latest"))
+        if want and m.context_length is not None and m.context_length < want:
+            found.append(
+                Pitfall(
+                    f"{m.name} runs with {m.context_length} tokens of context, not its "
+                    f"num_ctx {want} (clamped to the model's trained context)",
+                    "use --ctx 32768, or the YaRN `long` variant for more",
+                )
+            )
+        if m.size and m.size_vram < m.size:
+            found.append(_offload_pitfall(m))
+    return found
+
+
+def _offload_pitfall(m: LoadedState) -> Pitfall:
+    if m.size_vram == 0:
+        return Pitfall(f"{m.name} runs entirely on the CPU", severity="note")
+    return Pitfall(
+        f"{m.name} is only {m.vram_share:.0%} in VRAM; the rest runs on the CPU (slow)",
+        "rerun `qwenkit setup` with a smaller --quant or --ctx",
+    )
+
+
+def _docker_rules(report: StatusReport, containers: Sequence[str] | None) -> list[Pitfall]:
+    if not containers or not is_local_host(report.host):
+        return []
+    if not any("open-webui" in line for line in containers):
+        return []
+    return [
+        Pitfall(
+            "Open WebUI runs in Docker while qwenkit talks to Ollama on loopback; if Ollama "
+            "listens only on 127.0.0.1 the container cannot reach it",
+            "bind Ollama to the Docker bridge address, e.g. OLLAMA_HOST=172.17.0.1 (see "
+            "`ip -4 addr show docker0`; 0.0.0.0 also works but exposes Ollama's unauthenticated "
+            "API to your network), or run the container with --network=host; "
+            "`qwenkit status --webui URL` checks the pairing",
+            severity="note",
+        )
+    ]
+
+
+def connect_and_gather(
+    host: str | None = None,
+    *,
+    prefix: str = "qwenkit",
+    modelfiles_dir: Path = Path("modelfiles"),
+    timeout: float = 10.0,
+) -> StatusReport:
+    """`gather_status` with a client of its own, closed afterwards."""
+    from ..client import Client
+
+    with Client(resolve_host(host), timeout=timeout) as client:
+        return gather_status(client, prefix=prefix, modelfiles_dir=modelfiles_dir)

@@ -1,0 +1,377 @@
+"""Proof that Ollama runs the created variants the way the plan says.
+
+Each check asks the server, never our own files: `/api/show` for what was stored, a tiny warm-up
+chat and `/api/ps` for what was actually loaded (the silent clamp of `num_ctx` to 32768 and a
+partial CPU offload only show up there), then one JSON-mode and one tool request. Every check
+reports pass/fail with the numbers it saw, so a failure says by how much, not just "failed".
+A failed check is a result, not an exception; the caller decides (the CLI exits with 5).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
+
+from .._common.names import model_present
+from ..errors import ResponseError
+
+if TYPE_CHECKING:
+    from ..client import Client
+    from ..modelfile import Modelfile
+
+Placement = Literal["gpu", "cpu", "partial"]
+
+#: a tool the model is asked to call during verification
+PROBE_TOOL: dict[str, Any] = {
+    "type": "function",
+    "function": {
+        "name": "get_current_time",
+        "description": "Get the current time in a time zone.",
+        "parameters": {
+            "type": "object",
+            "properties": {"timezone": {"type": "string", "description": "IANA zone name"}},
+            "required": ["timezone"],
+        },
+    },
+}
+
+
+@dataclass(frozen=True)
+class Check:
+    """One verification result; `observed`/`expected` are human text, `data` the raw numbers."""
+
+    kind: ClassVar[str] = "check"
+    name: str
+    model: str
+    passed: bool
+    observed: str
+    expected: str = ""
+    hint: str | None = None
+    skipped: bool = False
+    data: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def status(self) -> str:
+        return "skip" if self.skipped else ("pass" if self.passed else "fail")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"event": self.kind, "status": self.status, **asdict(self)}
+
+
+@dataclass(frozen=True)
+class ExpectedModel:
+    """What one created variant must look like on the server."""
+
+    name: str
+    num_ctx: int
+    system: str | None = None
+    parameters: Mapping[str, Any] = field(default_factory=dict)
+    template: str | None = None
+    quantization: str | None = None
+
+
+def expected_model(name: str, modelfile: Modelfile, quantization: str | None) -> ExpectedModel:
+    """What the server must hold for `name` to count as created from `modelfile`.
+
+    Setup compares with the Modelfile it renders, `status` with the one on disk.
+    """
+    params = dict(modelfile.parameters)
+    return ExpectedModel(
+        name=name,
+        num_ctx=int(str(params.pop("num_ctx", 0))),
+        system=modelfile.system,
+        parameters=params,
+        template=modelfile.template,
+        quantization=quantization,
+    )
+
+
+def parse_show_parameters(text: str | None) -> dict[str, Any]:
+    """Read `/api/show`'s `parameters` block (name, padding, Go-syntax value) into a dict.
+
+    >>> parse_show_parameters('num_ctx                        32768\\n'
+    ...                       'stop                           "<|im_end|>"\\n'
+    ...                       'temperature                    0.7')
+    {'num_ctx': 32768, 'stop': ['<|im_end|>'], 'temperature': 0.7}
+    """
+    params: dict[str, Any] = {}
+    for raw in (text or "").splitlines():
+        name, _, rest = raw.strip().partition(" ")
+        if not name:
+            continue
+        value = _go_value(rest.strip())
+        if name == "stop":
+            params.setdefault("stop", []).append(value)
+        else:
+            params[name] = value
+    return params
+
+
+def parameter_mismatches(expected: Mapping[str, Any], observed: Mapping[str, Any]) -> list[str]:
+    """`name: expected X, got Y` for each expected parameter the server does not hold.
+
+    >>> parameter_mismatches({"top_k": 20, "stop": ["a", "b"]}, {"top_k": 40, "stop": ["b", "a"]})
+    ['top_k: expected 20, got 40']
+    """
+    out = []
+    for name, want in expected.items():
+        got = observed.get(name)
+        if not _same_value(want, got):
+            out.append(f"{name}: expected {want!r}, got {got!r}")
+    return out
+
+
+def model_differences(shown: Any, model: ExpectedModel) -> list[str]:
+    """How a `/api/show` answer differs from `model` (empty: the server holds it as planned).
+
+    Parameters are compared as a subset (the base model adds its own), `stop` as a set;
+    system and template only when planned; the quantization via `details`.
+    """
+    params = parse_show_parameters(getattr(shown, "parameters", None))
+    problems = parameter_mismatches({**model.parameters, "num_ctx": model.num_ctx}, params)
+    if model.system is not None and _text(shown, "system") != model.system.strip():
+        problems.append("system prompt differs")
+    if model.template is not None and _text(shown, "template") != model.template.strip():
+        problems.append("template differs")
+    level = getattr(getattr(shown, "details", None), "quantization_level", None)
+    if model.quantization and level and str(level).lower() != model.quantization.lower():
+        problems.append(f"quantization: expected {model.quantization}, got {level}")
+    return problems
+
+
+def check_config(client: Client, model: ExpectedModel) -> Check:
+    """`/api/show` holds the planned num_ctx, system prompt and parameters."""
+    try:
+        shown = client.show(model.name)
+    except ResponseError as err:
+        return Check("config", model.name, False, f"show failed: {err}")
+    params = parse_show_parameters(getattr(shown, "parameters", None))
+    problems = model_differences(shown, model)
+    wrong = sum(1 for name in model.parameters if any(p.startswith(f"{name}:") for p in problems))
+    planned = len(model.parameters)
+    observed = f"num_ctx {params.get('num_ctx', 'unset')}, {planned - wrong}/{planned} parameters"
+    return Check(
+        "config",
+        model.name,
+        not problems,
+        observed + ("; " + "; ".join(problems) if problems else ""),
+        expected=f"num_ctx {model.num_ctx}, {len(model.parameters)} planned parameters",
+        hint=None if not problems else "rerun `qwenkit setup` to recreate the variant",
+        data={"num_ctx": params.get("num_ctx"), "mismatches": problems},
+    )
+
+
+def check_loaded(
+    client: Client,
+    model: ExpectedModel,
+    *,
+    placement: Placement = "gpu",
+    smaller_plan: str | None = None,
+) -> list[Check]:
+    """Warm the model up, then read `/api/ps`: the context really used, and where it runs."""
+    try:
+        client.chat(
+            model.name, [{"role": "user", "content": "Reply with OK."}], options={"num_predict": 1}
+        )
+    except ResponseError as err:
+        return [
+            Check(
+                "load",
+                model.name,
+                False,
+                f"warm-up chat failed: {err}",
+                hint="see the Ollama server log for the load error",
+            )
+        ]
+    running = _find_running(client.ps(), model.name)
+    if running is None:
+        return [
+            Check(
+                "load",
+                model.name,
+                False,
+                "not listed by /api/ps after a chat",
+                hint="the model unloaded at once; is OLLAMA_KEEP_ALIVE=0 set?",
+            )
+        ]
+    return [
+        _context_check(model, getattr(running, "context_length", None)),
+        _offload_check(model, running, placement, smaller_plan),
+    ]
+
+
+def check_json(client: Client, model: str) -> Check:
+    """A `format: "json"` request comes back as a JSON object."""
+    prompt = 'Return a JSON object {"ok": true, "name": "qwenkit"} and nothing else.'
+    try:
+        reply = client.chat(model, [{"role": "user", "content": prompt}], format="json")
+    except ResponseError as err:
+        return Check("json", model, False, f"request failed: {err}")
+    content = str(reply.message.content or "")
+    try:
+        value = json.loads(content)
+    except ValueError:
+        return Check(
+            "json",
+            model,
+            False,
+            f"not JSON: {_clip(content)!r}",
+            expected="a JSON object",
+            data={"content": content},
+        )
+    ok = isinstance(value, dict)
+    return Check(
+        "json",
+        model,
+        ok,
+        f"{type(value).__name__}: {_clip(content)}",
+        expected="a JSON object",
+        data={"content": content},
+    )
+
+
+def check_tools(client: Client, model: str) -> Check:
+    """A request with one tool comes back as a call to that tool."""
+    prompt = "What time is it in Tokyo right now? Use the tool."
+    try:
+        reply = client.chat(model, [{"role": "user", "content": prompt}], tools=[PROBE_TOOL])
+    except ResponseError as err:
+        return Check("tools", model, False, f"request failed: {err}")
+    calls = list(reply.message.tool_calls or [])
+    names = [call.function.name for call in calls]
+    ok = PROBE_TOOL["function"]["name"] in names
+    observed = (
+        f"tool calls: {', '.join(names)}"
+        if names
+        else (f"no tool call; answered {_clip(str(reply.message.content or ''))!r}")
+    )
+    return Check(
+        "tools",
+        model,
+        ok,
+        observed,
+        expected="a get_current_time call",
+        hint=None if ok else "check the variant's TEMPLATE still has the tools block",
+        data={"tool_calls": names},
+    )
+
+
+def run_checks(
+    client: Client,
+    models: Sequence[ExpectedModel],
+    *,
+    json_model: str | None = None,
+    tools_model: str | None = None,
+    placement: Placement = "gpu",
+    smaller_plan: str | None = None,
+) -> Iterator[Check]:
+    """All checks, config first for every model, then load/json/tools on one model each."""
+    if not models:
+        return
+    for model in models:
+        yield check_config(client, model)
+    yield from check_loaded(client, models[0], placement=placement, smaller_plan=smaller_plan)
+    yield check_json(client, json_model or models[0].name)
+    yield check_tools(client, tools_model or models[0].name)
+
+
+def _context_check(model: ExpectedModel, used: int | None) -> Check:
+    if used is None:
+        return Check(
+            "context",
+            model.name,
+            True,
+            "not reported (server older than 0.10.0)",
+            expected=f"{model.num_ctx}",
+            skipped=True,
+        )
+    ok = used >= model.num_ctx
+    hint = None
+    if not ok:
+        hint = (
+            f"Ollama clamped num_ctx from {model.num_ctx} to {used} (the model's trained "
+            f"context); use --ctx {used}, or the YaRN `long` variant for more"
+        )
+    return Check(
+        "context",
+        model.name,
+        ok,
+        f"context_length {used}",
+        expected=f"{model.num_ctx}",
+        hint=hint,
+        data={"context_length": used, "planned": model.num_ctx},
+    )
+
+
+def _offload_check(
+    model: ExpectedModel, running: Any, placement: Placement, smaller_plan: str | None
+) -> Check:
+    size, vram = int(getattr(running, "size", 0) or 0), int(getattr(running, "size_vram", 0) or 0)
+    share = vram / size if size else 0.0
+    observed = f"{share:.0%} in VRAM ({vram} of {size} bytes)"
+    data = {"size": size, "size_vram": vram}
+    if placement == "cpu":
+        return Check(
+            "offload", model.name, True, observed, expected="CPU (no GPU planned)", data=data
+        )
+    if placement == "partial":
+        return Check(
+            "offload",
+            model.name,
+            vram > 0,
+            observed,
+            expected="partly on GPU, as planned",
+            data=data,
+        )
+    ok = size > 0 and vram >= size
+    hint = None
+    if not ok:
+        hint = "part of the model runs on the CPU, so the plan was too big for the GPU"
+        hint += f"; try the next smaller plan: {smaller_plan}" if smaller_plan else ""
+    return Check("offload", model.name, ok, observed, expected="100% in VRAM", hint=hint, data=data)
+
+
+def _find_running(ps: Any, name: str) -> Any:
+    for entry in getattr(ps, "models", []) or []:
+        if model_present([str(entry.name or entry.model)], name):
+            return entry
+    return None
+
+
+def _go_value(text: str) -> Any:
+    """Go `%v`/`%q` printing back to Python: quoted strings, ints, floats, bools."""
+    if text.startswith('"'):
+        try:
+            return json.loads(text)
+        except ValueError:
+            return text.strip('"')
+    if text in ("true", "false"):
+        return text == "true"
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
+def _same_value(want: Any, got: Any) -> bool:
+    if isinstance(want, (list, tuple)):
+        return isinstance(got, list) and sorted(map(str, want)) == sorted(map(str, got))
+    if isinstance(want, bool) or isinstance(got, bool):
+        return bool(want == got)
+    if isinstance(want, (int, float)) and isinstance(got, (int, float)):
+        return math.isclose(float(want), float(got), rel_tol=1e-6, abs_tol=1e-9)
+    return bool(want == got)
+
+
+def _text(obj: Any, attr: str) -> str:
+    return str(getattr(obj, attr, None) or "").strip()
+
+
+def _clip(text: str, limit: int = 60) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
