@@ -52,6 +52,7 @@ _LAZY: dict[str, str] = {
 #: public modules and packages (one per concern), reachable as `qwenkit.<name>`
 _SUBMODULES = frozenset(
     {
+        "bench",
         "catalog",
         "client",
         "errors",

@@ -23,6 +23,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "status": ("qwenkit.cli.status:status", "Check the server, the variants and common pitfalls."),
     "doctor": ("qwenkit.cli.status:status", "Alias of `status`."),
     "chat": ("qwenkit.cli.chat:chat", "Chat with a variant in the terminal (streaming)."),
+    "bench": ("qwenkit.cli.bench:bench", "Measure speed and capacity against the physical limit."),
     "webui": ("qwenkit.cli.webui:webui", "Pair Open WebUI with the qwenkit variants."),
     "extend-context": (
         "qwenkit.cli.yarn:extend_context",
