@@ -11,11 +11,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from .._memory import kv_bytes_per_token
 from ..catalog import ARCH, Architecture, quant_tag
 from ..errors import QwenkitError
 from ..hardware import HardwareProfile
 from ..planner import Plan, plan
+from ..planner._memory import kv_bytes_per_token
 from .ceiling import Ceiling, gpu_bandwidth
 from .result import BenchResult, Memory, Queueing
 

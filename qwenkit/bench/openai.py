@@ -13,8 +13,8 @@ import json
 import urllib.parse
 from typing import TYPE_CHECKING, Any
 
-from .._config import auth_headers
-from .._transport import DEFAULT_TIMEOUT, AsyncTransport
+from .._common.config import auth_headers
+from ..client._transport import DEFAULT_TIMEOUT, AsyncTransport
 from ..errors import OllamaUnavailableError, ProtocolError, QwenkitError, ResponseError
 from .endpoints import Clock, messages
 from .result import Sample

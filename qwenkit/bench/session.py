@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING
 
-from .._config import is_local_host, resolve_host
+from .._common.config import is_local_host, resolve_host
 from ..client import AsyncClient
 from ..hardware import HardwareProfile, probe
 from ..types import RunningModel
