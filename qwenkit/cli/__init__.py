@@ -25,6 +25,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "chat": ("qwenkit.cli.chat:chat", "Chat with a variant in the terminal (streaming)."),
     "bench": ("qwenkit.cli.bench:bench", "Measure speed and capacity against the physical limit."),
     "webui": ("qwenkit.cli.webui:webui", "Pair Open WebUI with the qwenkit variants."),
+    "deploy": ("qwenkit.cli.deploy:deploy", "Serve the model past one machine (vLLM compose)."),
     "extend-context": (
         "qwenkit.cli.yarn:extend_context",
         "Write a YaRN long-context copy of a qwen2 GGUF.",

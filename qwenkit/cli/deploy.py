@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import click
 
 from ..catalog import GiB
+from ..hardware import probe as probe_hardware
 from ._render import emit_json, format_bytes, json_option
 
 if TYPE_CHECKING:
@@ -93,9 +94,8 @@ def vllm(
 ) -> None:
     """Plan vLLM for this hardware (or --vram), print the plan, write compose files with -o."""
     from ..deploy import deployment, every_argv, plan_vllm, write_deployment
-    from ..hardware import probe
 
-    profile = probe(query_server=not offline)
+    profile = probe_hardware(query_server=not offline)
     plan = plan_vllm(
         profile,
         gpus=gpus,

@@ -14,7 +14,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from .._files import WriteResult, write_text_atomic
+from .._common.files import WriteResult, write_text_atomic
 from ..errors import QwenkitError
 from .compose import Deployment
 

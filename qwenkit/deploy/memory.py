@@ -25,8 +25,8 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass
 
-from .._memory import kv_bytes_per_token
 from ..catalog import ARCH, GiB, MiB
+from ..planner._memory import kv_bytes_per_token
 from .checkpoints import EDGE_BYTES, Checkpoint
 
 #: Peak activations of vLLM's profiling pass: a full `max_num_batched_tokens` batch through
