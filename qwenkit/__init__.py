@@ -54,6 +54,7 @@ _SUBMODULES = frozenset(
     {
         "bench",
         "catalog",
+        "deploy",
         "client",
         "errors",
         "hardware",
