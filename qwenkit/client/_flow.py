@@ -9,8 +9,7 @@ or not. That is what keeps `Client` and `AsyncClient` thin twins.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypedDict
+from typing import Any, TypedDict
 
 from pydantic import BaseModel
 
@@ -25,10 +24,10 @@ from ._requests import (
     as_messages,
     check,
 )
+from ._steps import Ask, Flow
 from ._streaming import AsyncChatStream, ChatStream, _Box
-
-if TYPE_CHECKING:
-    from .tools import ToolLike, ToolSet
+from .structured import structured_flow
+from .tools import ToolLike, ToolSet, tool_flow
 
 
 class ChatKwargs(TypedDict, total=False):
@@ -46,23 +45,6 @@ class ChatKwargs(TypedDict, total=False):
 
 
 _CHAT_KWARGS = frozenset(ChatKwargs.__annotations__)
-
-
-@dataclass(frozen=True)
-class Ask:
-    """Flow action: send this `/api/chat` body (a `ChatRequest`), give back the answer."""
-
-    request: Any
-
-
-@dataclass(frozen=True)
-class Invoke:
-    """Flow action: run this prepared tool call, give back the tool message text."""
-
-    call: Any  # qwenkit.client.tools.Invocation
-
-
-Flow = Generator["Ask | Invoke", Any, ChatResponse]
 
 
 # --------------------------------------------------------------------------- planning
@@ -91,9 +73,6 @@ class ChatPlan:
         return check(ChatRequest, {**self.base, "messages": messages})
 
     def flow(self, *, sync: bool) -> Flow:
-        from .structured import structured_flow
-        from .tools import tool_flow
-
         run_tools, rounds = self.kw.get("run_tools", False), self.kw.get("max_tool_rounds", 8)
         if sync and run_tools and self.toolset is not None and self.toolset.has_async:
             raise ToolError("async tools need qwenkit.AsyncClient", hint="or pass sync functions")
@@ -119,8 +98,6 @@ def plan_chat(
     base: dict[str, Any] = {"model": model, "stream": stream}
     toolset = None
     if kw.get("tools"):
-        from .tools import ToolSet
-
         toolset = ToolSet.of(kw["tools"])
         base["tools"] = toolset.schemas
     fmt = kw.get("format")

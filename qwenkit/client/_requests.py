@@ -162,11 +162,14 @@ def check_options(options: OptionsLike) -> None:
         ) from None
 
 
+def schema_for(model: type[BaseModel]) -> dict[str, Any]:
+    """The JSON schema Ollama constrains decoding with (`format=`)."""
+    return model.model_json_schema()
+
+
 def as_format(fmt: Any) -> Format | None:
     """`"json"`, a JSON-schema dict, or a pydantic model class (turned into its schema)."""
     if isinstance(fmt, type) and issubclass(fmt, BaseModel):
-        from .structured import schema_for
-
         return schema_for(fmt)
     if fmt is None or fmt in ("", "json"):
         return fmt  # type: ignore[no-any-return]

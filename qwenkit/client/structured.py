@@ -1,6 +1,6 @@
 """Structured output: send a pydantic model's schema as `format`, validate, re-ask on failure.
 
-The re-ask is a sans-I/O flow (see `qwenkit.client._flow`): it yields requests and receives
+The re-ask is a sans-I/O flow (see `qwenkit.client._steps`): it yields requests and receives
 answers, so the same code serves `Client` and `AsyncClient`, streamed or not. A wrong answer
 goes back to the model as an assistant message followed by a user message naming the errors;
 after `max_retries` re-asks `StructuredOutputError` carries the last raw text and errors.
@@ -17,17 +17,12 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from ..errors import StructuredOutputError, TruncatedOutputError
-from ._flow import Flow
-from ._requests import message_dict
+from ._requests import message_dict, schema_for
+from ._steps import Flow
 
 M = TypeVar("M", bound=BaseModel)
 
 Ask = Callable[[list[dict[str, Any]]], Flow]
-
-
-def schema_for(model: type[BaseModel]) -> dict[str, Any]:
-    """The JSON schema Ollama constrains decoding with (`format=`)."""
-    return model.model_json_schema()
 
 
 def strip_fences(text: str) -> str:
@@ -120,3 +115,6 @@ def _is_json(value: Any) -> bool:
     except (TypeError, ValueError):
         return False
     return True
+
+
+__all__ = ["parse_answer", "reask_text", "schema_for", "strip_fences", "structured_flow"]

@@ -24,8 +24,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 from ..errors import ToolError
 from ..types import ChatResponse, Function, Message, ToolCall
 from ._docstrings import parse_docstring
-from ._flow import Ask, Flow, Invoke
 from ._requests import message_dict
+from ._steps import Ask, Flow, Invoke
 
 ToolLike = Callable[..., Any] | type[BaseModel] | Mapping[str, Any] | BaseModel
 
