@@ -6,9 +6,7 @@ import os
 import shutil
 import socket
 import stat
-import sys
 import time
-import types
 from pathlib import Path
 
 import pytest
@@ -23,6 +21,7 @@ from qwenkit.hardware._sources import (
     parse_nvidia_smi,
     parse_rocm_smi,
 )
+from qwenkit.types import ProcessResponse, RunningModel
 
 FIXTURES = Path(__file__).parent / "fixtures" / "hardware"
 MiB = 1 << 20
@@ -270,10 +269,12 @@ def test_disk_free_walks_up_to_an_existing_parent(tmp_path):
 # -- the server -------------------------------------------------------------------------
 
 
-def fake_client_module(version="0.6.2", models=(), error=None):
-    class Client:
-        def __init__(self, host=None, *, timeout=None):
-            assert timeout is not None and timeout <= 2
+def fake_server(version="0.6.2", models=(), error=None):
+    """A `connect` for `probe`: a client answering with real response types, or failing."""
+
+    class FakeClient:
+        def __init__(self, host, timeout):
+            assert timeout <= 2
             self.host = host
 
         def __enter__(self):
@@ -288,9 +289,9 @@ def fake_client_module(version="0.6.2", models=(), error=None):
             return version
 
         def ps(self):
-            return types.SimpleNamespace(models=list(models))
+            return ProcessResponse(models=list(models))
 
-    return types.SimpleNamespace(Client=Client)
+    return FakeClient
 
 
 @pytest.fixture
@@ -301,12 +302,12 @@ def listener():
     server.close()
 
 
-def test_server_version_and_loaded_models(monkeypatch, listener):
-    running = types.SimpleNamespace(
+def test_server_version_and_loaded_models(listener):
+    running = RunningModel(
         name="qwen2.5:7b-instruct-q4_K_M", size=6 * GiB, size_vram=6 * GiB, context_length=32768
     )
-    monkeypatch.setitem(sys.modules, "qwenkit.client", fake_client_module(models=[running]))
-    profile = Machine({}, LINUX_FILES).probe(query_server=True, host=listener)
+    connect = fake_server(models=[running])
+    profile = Machine({}, LINUX_FILES).probe(query_server=True, host=listener, connect=connect)
     assert profile.ollama_version == "0.6.2"
     (loaded,) = profile.loaded
     assert (loaded.name, loaded.size_vram, loaded.context_length) == (
@@ -316,24 +317,24 @@ def test_server_version_and_loaded_models(monkeypatch, listener):
     )
 
 
-def test_unreachable_server_is_a_note(monkeypatch, listener):
+def test_unreachable_server_is_a_note(listener):
     error = OllamaUnavailableError("http://127.0.0.1:11434")
-    monkeypatch.setitem(sys.modules, "qwenkit.client", fake_client_module(error=error))
-    profile = Machine({}, LINUX_FILES).probe(query_server=True, host=listener)
+    connect = fake_server(error=error)
+    profile = Machine({}, LINUX_FILES).probe(query_server=True, host=listener, connect=connect)
     assert profile.ollama_version is None and profile.loaded == []
     assert any(n.startswith("ollama: not reachable") for n in profile.notes)
 
 
-def test_nothing_listening_skips_the_client(monkeypatch):
-    monkeypatch.setitem(sys.modules, "qwenkit.client", fake_client_module(error=AssertionError()))
-    profile = Machine({}, LINUX_FILES).probe(query_server=True, host="127.0.0.1:9")
+def test_nothing_listening_skips_the_client():
+    connect = fake_server(error=AssertionError())
+    profile = Machine({}, LINUX_FILES).probe(query_server=True, host="127.0.0.1:9", connect=connect)
     assert profile.ollama_version is None
     assert "ollama: nothing listening at http://127.0.0.1:9" in profile.notes
 
 
-def test_no_server_query_when_told_not_to(monkeypatch, listener):
-    monkeypatch.setitem(sys.modules, "qwenkit.client", fake_client_module(error=AssertionError()))
-    profile = Machine({}, LINUX_FILES).probe(query_server=False, host=listener)
+def test_no_server_query_when_told_not_to(listener):
+    connect = fake_server(error=AssertionError())
+    profile = Machine({}, LINUX_FILES).probe(query_server=False, host=listener, connect=connect)
     assert profile.ollama_version is None and not any("ollama" in n for n in profile.notes)
 
 
@@ -380,8 +381,8 @@ def test_to_dict_matches_the_issue_shape():
     assert {"vendor", "name", "memory_total_bytes", "memory_free_bytes"} <= set(data["gpus"][0])
 
 
-def test_the_injected_environment_names_the_server(monkeypatch):
-    monkeypatch.setitem(sys.modules, "qwenkit.client", fake_client_module(error=AssertionError()))
+def test_the_injected_environment_names_the_server():
     env = {"HOME": "/home/u", "OLLAMA_HOST": "127.0.0.1:9"}
-    profile = Machine({}, LINUX_FILES).probe(query_server=True, env=env)
+    connect = fake_server(error=AssertionError())
+    profile = Machine({}, LINUX_FILES).probe(query_server=True, env=env, connect=connect)
     assert "ollama: nothing listening at http://127.0.0.1:9" in profile.notes

@@ -18,82 +18,19 @@ import socket
 import subprocess
 import urllib.parse
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .._common.config import resolve_host
 from ..errors import QwenkitError
 from . import _sources as src
+from ._profile import CommandRunner, CompletedResult, FileReader, HardwareProfile, LoadedModel
 
+if TYPE_CHECKING:
+    from ..client import Client
 
-@dataclass(frozen=True)
-class GPU:
-    """One GPU; for Apple Silicon `memory_total_bytes` is the Metal working-set limit."""
-
-    vendor: str  # "nvidia", "amd", "apple"
-    name: str
-    memory_total_bytes: int | None
-    memory_free_bytes: int | None = None
-    driver: str | None = None
-    index: int = 0
-    unified: bool = False  # shares system RAM (Apple Silicon)
-
-
-@dataclass(frozen=True)
-class LoadedModel:
-    """A model the Ollama server has in memory (`/api/ps`)."""
-
-    name: str
-    size: int
-    size_vram: int
-    context_length: int | None = None
-
-
-@dataclass(frozen=True)
-class HardwareProfile:
-    """Everything the planner needs; `None` means the probe could not tell."""
-
-    gpus: list[GPU] = field(default_factory=list)
-    ram_total_bytes: int | None = None
-    ram_available_bytes: int | None = None
-    disk_free_bytes: int | None = None
-    models_dir: str | None = None
-    os: str = ""
-    arch: str = ""
-    cpu_model: str | None = None
-    cpu_cores: int | None = None
-    cpu_flags: list[str] = field(default_factory=list)
-    wsl: bool = False
-    container: bool = False
-    ollama_version: str | None = None
-    loaded: list[LoadedModel] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-
-    @property
-    def cpu_only(self) -> bool:
-        """No GPU whose memory we know."""
-        return not any(g.memory_total_bytes for g in self.gpus)
-
-    def to_dict(self) -> dict[str, Any]:
-        """The `hardware` object of `qwenkit probe --json`."""
-        return asdict(self)
-
-
-@dataclass(frozen=True)
-class CompletedResult:
-    """What a command produced; `returncode` 0 means success."""
-
-    returncode: int
-    stdout: str
-    stderr: str = ""
-    timed_out: bool = False
-
-
-#: `(argv, timeout_seconds) -> result`, or None when the tool is not installed.
-CommandRunner = Callable[[Sequence[str], float], CompletedResult | None]
-#: `path -> text`, or None when the file cannot be read.
-FileReader = Callable[[str], str | None]
+#: `(base_url, timeout) -> Client`: how the probe reaches the server (tests pass a fake).
+Connect = Callable[[str, float], "Client"]
 
 COMMAND_TIMEOUT = 3.0  # seconds; a healthy nvidia-smi answers in ~0.1-0.5 s
 SERVER_TIMEOUT = 1.0
@@ -159,11 +96,13 @@ def probe(
     system: str | None = None,
     machine: str | None = None,
     disk_free: Callable[[str], int | None] | None = None,
+    connect: Connect | None = None,
 ) -> HardwareProfile:
     """Look at this machine; see the module docstring. Never raises for a missing source.
 
     `system`/`machine` override `platform.system()`/`platform.machine()` and `disk_free`
-    the free-space lookup, so a test can replay a Mac on Linux.
+    the free-space lookup, so a test can replay a Mac on Linux; `connect` opens the client
+    that asks a listening server.
     """
     ctx = src.ProbeContext(
         run=runner or run_command,
@@ -175,7 +114,8 @@ def probe(
     )
     facts = src.collect(ctx, disk_free=disk_free or src.disk_free_bytes)
     if query_server:
-        facts.update(_query_server(resolve_host(host, ctx.env), ctx.notes))
+        server = resolve_host(host, ctx.env)
+        facts.update(_query_server(server, ctx.notes, connect or connect_client))
     return HardwareProfile(**facts, notes=ctx.notes)
 
 
@@ -190,15 +130,25 @@ def _listening(base_url: str, timeout: float) -> bool:
         return False
 
 
-def _query_server(base_url: str, notes: list[str]) -> dict[str, Any]:
+def connect_client(base_url: str, timeout: float) -> Client:
+    """The real `Connect`: a `qwenkit.Client`.
+
+    Imported here rather than at the top: `qwenkit.planner` imports this package, and neither
+    a plan nor a probe with nothing listening needs httpx + pydantic (`python -X importtime
+    -c "import qwenkit.client"`: ~150 ms on the 2-core reference machine).
+    """
+    from ..client import Client
+
+    return Client(base_url, timeout=timeout)
+
+
+def _query_server(base_url: str, notes: list[str], connect: Connect) -> dict[str, Any]:
     """Version and loaded models from a running Ollama, or nothing (with a note)."""
     if not _listening(base_url, SERVER_TIMEOUT):
         notes.append(f"ollama: nothing listening at {base_url}")
         return {}
-    from ..client import Client  # only now: the HTTP stack is not needed when nothing listens
-
     try:
-        with Client(base_url, timeout=SERVER_TIMEOUT) as client:
+        with connect(base_url, SERVER_TIMEOUT) as client:
             version = client.version()
             running = client.ps().models
     except QwenkitError as exc:

@@ -14,12 +14,10 @@ import shutil
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..catalog import GiB, MiB
-
-if TYPE_CHECKING:
-    from ._probe import GPU, CompletedResult
+from ._profile import GPU, CompletedResult
 
 NVIDIA_QUERY = (
     "nvidia-smi",
@@ -105,8 +103,6 @@ def _first_line(text: str) -> str:
 
 def parse_nvidia_smi(text: str) -> list[GPU]:
     """`index, name, memory.total, memory.free, driver` lines (MiB, no units)."""
-    from ._probe import GPU
-
     gpus = []
     for line in text.splitlines():
         if not line.strip():
@@ -131,8 +127,6 @@ def _mib(cell: str) -> int | None:
 
 def parse_rocm_smi(text: str) -> list[GPU]:
     """`rocm-smi --showmeminfo vram --showproductname --json`: one object per `cardN`."""
-    from ._probe import GPU
-
     data = json.loads(text)
     if not isinstance(data, dict):
         raise ValueError("rocm-smi JSON is not an object")
@@ -277,8 +271,6 @@ def read_amd(ctx: ProbeContext) -> list[GPU]:
 
 
 def read_amd_sysfs(ctx: ProbeContext) -> list[GPU]:
-    from ._probe import GPU
-
     gpus: list[GPU] = []
     for n in range(SYSFS_CARDS):
         base = f"/sys/class/drm/card{n}/device/"
@@ -324,8 +316,6 @@ def _in_container(ctx: ProbeContext) -> bool:
 
 def read_darwin(ctx: ProbeContext) -> dict[str, Any]:
     """macOS: `sysctl` for RAM, CPU and the Metal limit; `vm_stat` for available RAM."""
-    from ._probe import GPU
-
     result = ctx.run(("sysctl", *SYSCTL_NAMES), ctx.timeout)  # non-zero for unknown oids
     values = parse_sysctl(result.stdout) if result is not None else {}
     facts: dict[str, Any] = {"gpus": []}
