@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .errors import PlanError
+
 GiB = 1 << 30
 MiB = 1 << 20
 
@@ -64,7 +66,6 @@ def quant_tag(quant: str) -> QuantTag:
     for entry in TAGS:
         if entry.quant.lower() == quant.lower().removeprefix(MODEL + "-"):
             return entry
-    from .errors import PlanError
 
     known = ", ".join(t.quant for t in TAGS)
     raise PlanError(f"unknown quantization {quant!r}", hint=f"choose one of: {known}")

@@ -5,6 +5,7 @@ from types import SimpleNamespace as NS
 import pytest
 
 from qwenkit.errors import ResponseError
+from qwenkit.modelfile import parse_show_parameters
 from qwenkit.setup.verify import (
     PROBE_TOOL,
     ExpectedModel,
@@ -13,7 +14,6 @@ from qwenkit.setup.verify import (
     check_loaded,
     check_tools,
     parameter_mismatches,
-    parse_show_parameters,
     run_checks,
 )
 

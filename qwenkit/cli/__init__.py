@@ -14,6 +14,7 @@ from typing import Any
 import click
 
 from ..errors import QwenkitError
+from ._render import report_error
 
 #: command name -> (module:attribute, one-line help shown by `qwenkit --help`)
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -59,8 +60,6 @@ class LazyGroup(click.Group):
         try:
             return super().invoke(ctx)
         except QwenkitError as err:
-            from ._render import report_error
-
             report_error(err, as_json=bool(ctx.meta.get("qwenkit.json")))
             raise click.exceptions.Exit(err.exit_code) from None
         except KeyboardInterrupt:

@@ -6,14 +6,12 @@ history. A failed turn is reported and dropped from the history, so the chat goe
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import click
 
+from ..client import Client
 from ..errors import ResponseError
-
-if TYPE_CHECKING:
-    from ..client import Client
 
 COMMANDS_HELP = "/exit quits, /clear forgets the history"
 
@@ -24,7 +22,6 @@ COMMANDS_HELP = "/exit quits, /clear forgets the history"
 @click.option("--system", "system_prompt", help="A system prompt for this session.")
 def chat(model: str, host: str | None, system_prompt: str | None) -> None:
     """Chat with a variant in the terminal (streaming)."""
-    from ..client import Client
 
     with Client(host) as client:
         click.echo(f"chatting with {model} ({COMMANDS_HELP})", err=True)

@@ -6,7 +6,9 @@ from pathlib import Path
 
 import click
 
+from .._common.files import write_text_atomic
 from ..catalog import DEFAULT_QUANT
+from ..variants import model_name, render_variant
 from ._render import emit_json, json_option
 
 VARIANT_NAMES = ("chat", "json", "agent", "long")  # = variants.VARIANTS, kept import-free
@@ -49,8 +51,6 @@ def modelfile(
 
     The output can be used as is: `ollama create qwenkit-chat -f qwenkit-chat.Modelfile`.
     """
-    from .._common.files import write_text_atomic
-    from ..variants import model_name, render_variant
 
     if gguf is not None and variant != "long":
         raise click.UsageError("--gguf applies to the long variant only")

@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from ..errors import VerificationError
+from ..setup import SetupOptions, Summary, run_setup
+from ..variants import DEFAULT_VARIANTS
 from ._render import emit_json, json_option, report_error
 from ._setup_view import HumanView, JsonView
 
@@ -79,8 +81,6 @@ def setup(
     as_json: bool,
 ) -> None:
     """Probe, plan, pull, create and verify the Qwen variants."""
-    from ..setup import SetupOptions, Summary, run_setup
-    from ..variants import DEFAULT_VARIANTS
 
     if not (dry_run or yes) and (as_json or not sys.stdin.isatty()):
         raise click.UsageError(

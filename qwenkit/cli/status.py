@@ -10,6 +10,9 @@ from typing import Any
 
 import click
 
+from ..errors import QwenkitError
+from ..setup.status import connect_and_gather
+from ..webui import check_webui
 from ._render import emit_json, format_bytes, json_option
 
 EXIT_PROBLEMS = 1
@@ -34,7 +37,6 @@ def status(
     host: str | None, prefix: str, modelfiles_dir: Path, webui_url: str | None, as_json: bool
 ) -> None:
     """Check the server, the variants and common pitfalls."""
-    from ..setup.status import connect_and_gather
 
     report = connect_and_gather(host, prefix=prefix, modelfiles_dir=modelfiles_dir)
     if webui_url:
@@ -51,8 +53,6 @@ def status(
 
 
 def _webui(url: str, host: str | None, prefix: str) -> dict[str, Any]:
-    from ..errors import QwenkitError
-    from ..webui import check_webui
 
     try:
         return check_webui(url, host=host, prefix=prefix).to_dict()

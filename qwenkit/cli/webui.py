@@ -10,6 +10,16 @@ from pathlib import Path
 
 import click
 
+from .. import webui as lib
+from .._common.config import resolve_host
+from .._common.files import write_text_atomic
+from .._common.names import full_name
+from ..errors import QwenkitError
+from ..hardware import probe
+from ..planner import plan
+from ..variants import model_name
+from ..webui import OpenWebUI, check_webui, plan_presets, sync_presets
+from ..webui.check import docker_bridge_address
 from ._render import emit_json, json_option
 from .setup import split_names
 
@@ -68,10 +78,6 @@ def compose(
 
     Without -o the YAML goes to stdout (so `> compose.yaml` works) and the rest to stderr.
     """
-    from .. import webui as lib
-    from .._common.files import write_text_atomic
-    from .._common.names import full_name
-    from ..variants import model_name
 
     env, env_note = _plan_server_env() if with_ollama else ({}, "")
     spec = lib.ComposeSpec(
@@ -96,12 +102,8 @@ def compose(
 
 def _plan_server_env() -> tuple[dict[str, str], str]:
     """The server settings the plan for this machine needs; a safe default if none fits."""
-    from ..errors import QwenkitError
 
     try:
-        from ..hardware import probe
-        from ..planner import plan
-
         return dict(plan(probe(query_server=False)).server_env), ""
     except (QwenkitError, ImportError) as err:
         fallback = {"OLLAMA_FLASH_ATTENTION": "1", "OLLAMA_KV_CACHE_TYPE": "q8_0"}
@@ -109,8 +111,6 @@ def _plan_server_env() -> tuple[dict[str, str], str]:
 
 
 def _compose_notes(spec: object, env_note: str) -> dict[str, object]:
-    from .. import webui as lib
-    from ..webui.check import docker_bridge_address
 
     assert isinstance(spec, lib.ComposeSpec)
     notes: dict[str, object] = {
@@ -167,8 +167,6 @@ def sync(
     as_json: bool,
 ) -> None:
     """Create or update one Open WebUI preset per qwenkit variant (idempotent)."""
-    from .._common.config import resolve_host
-    from ..webui import OpenWebUI, plan_presets, sync_presets
 
     specs, warnings = plan_presets(
         variant_names or None, host=resolve_host(host), prefix=prefix, ctx=ctx
@@ -219,7 +217,6 @@ def check(
     as_json: bool,
 ) -> None:
     """Check Open WebUI, its Ollama connection and the variants; one fix per failure."""
-    from ..webui import check_webui
 
     report = check_webui(
         url,

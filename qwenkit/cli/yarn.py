@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from ..longctx.yarn import extend_context as extend
+from ..longctx.yarn import read_context_info
 from ._render import ProgressBar, emit_json, format_bytes, json_option
 
 
@@ -29,8 +31,6 @@ def extend_context(
     Every tensor is copied byte for byte; only the context length and the RoPE scaling keys
     change. Create an Ollama model from DST to run it with num_ctx up to the new length.
     """
-    from ..longctx.yarn import extend_context as extend
-    from ..longctx.yarn import read_context_info
 
     bar = None if as_json else ProgressBar("extend", 0)
     try:

@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
 
+import anyio.to_thread
+
 from .._common.config import resolve_host
 from ..types import (
     ChatRequest,
@@ -157,7 +159,6 @@ class AsyncClient:
         return blobs.blob_exists(await self._http.head(blobs.blob_path(digest)), digest, self.host)
 
     async def create_blob(self, path: PathLike, *, progress: Progress | None = None) -> str:
-        import anyio.to_thread
 
         digest = await anyio.to_thread.run_sync(blobs.file_digest, path)
         if await self.has_blob(digest):

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ProtocolError
+from ..modelfile import Modelfile
 from ..types import ProgressResponse
 from ._requests import Call, create_from_request
 
@@ -85,8 +86,6 @@ class ModelfileJob:
             path = Path(modelfile)
             return cls.of(model, path.read_bytes(), base_dir or path.parent)
         if isinstance(modelfile, (str, bytes)):
-            from ..modelfile import Modelfile
-
             modelfile = Modelfile.parse(modelfile)
         return cls(model, modelfile, Path(base_dir) if base_dir is not None else None)
 

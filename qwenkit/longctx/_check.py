@@ -14,8 +14,8 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from .._common.events import Event
 from ..errors import QwenkitError
-from ..setup.events import Event
 
 if TYPE_CHECKING:
     from ..client import Client

@@ -26,8 +26,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from ..errors import QwenkitError, SetupError
-from ..setup.events import Event
+from .._common.events import Event
+from ..catalog import MODEL, TAGS
+from ..errors import ModelNotFoundError, QwenkitError, SetupError
+from ..modelfile import parse_show_parameters
+from ..variants import QWEN25_TEMPLATE, yarn_gguf_filename
 from ._check import (
     LongInputResult,
     PasskeyPrompt,
@@ -36,6 +39,7 @@ from ._check import (
     passkey_prompt,
 )
 from ._files import Sidecar, blob_digest, locate_local_gguf
+from .registry import DEFAULT_REGISTRY, download_blob, fetch_manifest
 from .yarn import extend_context, read_context_info
 
 if TYPE_CHECKING:
@@ -100,8 +104,6 @@ def extended_name(base_model: str, num_ctx: int) -> str:
     >>> extended_name("me/model:tag", 65536)
     'me-model-tag-yarn-65536.gguf'
     """
-    from ..catalog import MODEL, TAGS
-    from ..variants import yarn_gguf_filename
 
     quants = {f"{MODEL}-{t.quant}".lower(): t.quant for t in TAGS}
     if base_model.lower() in quants:
@@ -116,7 +118,6 @@ def chat_template(shown: Any) -> str:
     A model created from a bare GGUF has no template: without one Ollama would send raw
     text, losing the chat format and tool calling.
     """
-    from ..variants import QWEN25_TEMPLATE
 
     return getattr(shown, "template", None) or QWEN25_TEMPLATE
 
@@ -196,7 +197,6 @@ def build_long_variant(
 
 
 def _show_base(client: Client, base_model: str) -> Any:
-    from ..errors import ModelNotFoundError
 
     try:
         return client.show(base_model)
@@ -246,7 +246,6 @@ def _extend(job: _Job) -> Generator[LongEvent, None, Sidecar]:
 
 def _download(job: _Job) -> Generator[LongEvent, None, Path]:
     """The base GGUF from the registry, into the work folder (resumable, digest-checked)."""
-    from .registry import DEFAULT_REGISTRY, download_blob, fetch_manifest
 
     registry = job.registry or DEFAULT_REGISTRY
     yield StepStarted("download", f"fetching {job.base_model} from {registry}")
@@ -295,8 +294,6 @@ def create_body(
     template: str | None = None,
 ) -> dict[str, Any]:
     """The `/api/create` body: the blob, plus what the base model would otherwise lose."""
-    from ..setup.verify import parse_show_parameters
-
     params = parse_show_parameters(getattr(shown, "parameters", None))
     params.update(parameters or {})
     params["num_ctx"] = num_ctx

@@ -31,6 +31,7 @@ from typing import IO
 import httpx
 from pydantic import BaseModel, ConfigDict, Field
 
+from .. import __version__
 from ..errors import QwenkitError
 
 DEFAULT_REGISTRY = "https://registry.ollama.ai"
@@ -141,7 +142,6 @@ def _http(client: httpx.Client | None) -> Iterator[httpx.Client]:
     if client is not None:
         yield client
         return
-    from .. import __version__
 
     timeout = httpx.Timeout(30.0, read=60.0)
     headers = {"User-Agent": f"qwenkit/{__version__}"}

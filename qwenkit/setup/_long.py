@@ -13,7 +13,12 @@ from typing import TYPE_CHECKING, Any
 
 from ..catalog import LONG_CTX
 from ..errors import ModelNotFoundError
+from ..variants import VARIANTS
 from .verify import Check, ExpectedModel, model_differences
+
+# `qwenkit.longctx` is imported inside the three functions that use it: it loads gguf and
+# numpy (~300 ms, `python -X importtime -c "import qwenkit.longctx"`), which `qwenkit status`
+# and a setup without `--long` never need.
 
 if TYPE_CHECKING:
     from ..client import Client
@@ -39,8 +44,6 @@ def long_expected(name: str, chosen: Plan, template: str | None = None) -> Expec
     `template` is the one it is created with (see `longctx.chat_template`); None leaves the
     template out of the comparison, as verification after setup does.
     """
-    from ..variants import VARIANTS
-
     num_ctx = long_num_ctx(chosen)
     modelfile = VARIANTS[LONG_KEY].build(chosen.quantization, num_ctx)
     params = {k: v for k, v in modelfile.parameters.items() if k != "num_ctx"}

@@ -24,7 +24,11 @@ from typing import TYPE_CHECKING, Any
 from .._common.config import is_local_host, resolve_host
 from .._common.names import model_present
 from ..catalog import DEFAULT_CTX, quant_tag
+from ..client import Client
 from ..errors import ModelNotFoundError, OllamaUnavailableError, QwenkitError
+from ..hardware import HardwareProfile, probe
+from ..modelfile import Modelfile
+from ..planner import Plan, plan, smaller_plan
 from ..variants import DEFAULT_VARIANTS, VARIANTS, get_variant, model_name, modelfile_filename
 from . import pull as _pull
 from ._files import write_modelfile
@@ -58,11 +62,7 @@ from .verify import (  # expected_model re-exported: part of the setup API
 )
 
 if TYPE_CHECKING:
-    from ..client import Client
-    from ..hardware import HardwareProfile
     from ..longctx import StepProgress
-    from ..modelfile import Modelfile
-    from ..planner import Plan
 
 
 @dataclass(frozen=True)
@@ -117,8 +117,6 @@ def run_setup(
         get_variant(key)  # an unknown name stops here, before the probe
     host = resolve_host(options.host)
     if profile is None:
-        from ..hardware import probe
-
         profile = probe(host=host, query_server=not options.dry_run)
     yield Probed(profile.to_dict())
     chosen = _plan(profile, options)
@@ -199,7 +197,6 @@ def _long(run: _Run) -> Generator[Event, None, ExpectedModel | None]:
 
 
 def _plan(profile: HardwareProfile, options: SetupOptions) -> Plan:
-    from ..planner import plan
 
     return plan(profile, target_ctx=options.ctx, quant=options.quant)
 
@@ -214,7 +211,6 @@ def _host_notes(host: str) -> Iterator[Notice]:
 
 
 def _connect(host: str) -> Client:
-    from ..client import Client
 
     return Client(host)
 
@@ -243,7 +239,6 @@ def _pull_base(run: _Run) -> Iterator[_pull.PullEvent]:
     if is_local_host(run.host):
         need = quant_tag(chosen.quantization).size_bytes
         _pull.check_disk_space(run.profile.disk_free_bytes, need, model=chosen.tag)
-    from ..client import Client
 
     # Its own client: a read timeout here means a stalled download, not a slow model load.
     with Client(run.host, timeout=run.options.stall_timeout) as puller:
@@ -325,7 +320,6 @@ def _placement(chosen: Plan) -> Any:
 
 
 def _describe_smaller(profile: HardwareProfile, chosen: Plan) -> str | None:
-    from ..planner import smaller_plan
 
     try:
         smaller = smaller_plan(profile, chosen)

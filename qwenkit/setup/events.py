@@ -2,18 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
-
-@dataclass(frozen=True)
-class Event:
-    """Base of every setup event; `kind` names it in `--json` output."""
-
-    kind: ClassVar[str] = "event"
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"event": self.kind, **asdict(self)}
+from .._common.events import Event
 
 
 @dataclass(frozen=True)
@@ -80,3 +72,16 @@ class Summary(Event):
     @property
     def failed(self) -> list[dict[str, Any]]:
         return [c for c in self.checks if c.get("status") == "fail"]
+
+
+__all__ = [
+    "Cancelled",
+    "Event",
+    "ModelCreated",
+    "ModelfileWritten",
+    "Notice",
+    "Planned",
+    "Probed",
+    "ServerReached",
+    "Summary",
+]

@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ClassVar
 
+from .._common.events import Event
 from ..errors import (
     OllamaTimeoutError,
     OllamaUnavailableError,
@@ -23,7 +24,6 @@ from ..errors import (
     ResponseError,
     SetupError,
 )
-from .events import Event
 
 if TYPE_CHECKING:
     from ..client import Client

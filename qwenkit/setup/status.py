@@ -15,9 +15,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .._common.config import is_local_host, resolve_host
+from ..client import Client
 from ..errors import ModelNotFoundError, OllamaError, QwenkitError
+from ..modelfile import Modelfile, parse_show_parameters
+from ..variants import modelfile_filename
 from .server_env import default_context, default_context_note
-from .verify import ExpectedModel, expected_model, model_differences, parse_show_parameters
+from .verify import ExpectedModel, expected_model, model_differences
 
 if TYPE_CHECKING:
     from ..client import Client
@@ -148,8 +151,6 @@ def _variant_state(client: Client, name: str, modelfiles_dir: Path) -> VariantSt
 
 
 def _expected_from_file(name: str, directory: Path) -> tuple[str | None, ExpectedModel | None]:
-    from ..modelfile import Modelfile
-    from ..variants import modelfile_filename
 
     path = directory / modelfile_filename(name)
     if not path.is_file():
@@ -284,7 +285,6 @@ def connect_and_gather(
     timeout: float = 10.0,
 ) -> StatusReport:
     """`gather_status` with a client of its own, closed afterwards."""
-    from ..client import Client
 
     with Client(resolve_host(host), timeout=timeout) as client:
         return gather_status(client, prefix=prefix, modelfiles_dir=modelfiles_dir)

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from .._common.names import model_present
 from ..errors import ResponseError
+from ..modelfile import parse_show_parameters
 
 if TYPE_CHECKING:
     from ..client import Client
@@ -87,27 +88,6 @@ def expected_model(name: str, modelfile: Modelfile, quantization: str | None) ->
         template=modelfile.template,
         quantization=quantization,
     )
-
-
-def parse_show_parameters(text: str | None) -> dict[str, Any]:
-    """Read `/api/show`'s `parameters` block (name, padding, Go-syntax value) into a dict.
-
-    >>> parse_show_parameters('num_ctx                        32768\\n'
-    ...                       'stop                           "<|im_end|>"\\n'
-    ...                       'temperature                    0.7')
-    {'num_ctx': 32768, 'stop': ['<|im_end|>'], 'temperature': 0.7}
-    """
-    params: dict[str, Any] = {}
-    for raw in (text or "").splitlines():
-        name, _, rest = raw.strip().partition(" ")
-        if not name:
-            continue
-        value = _go_value(rest.strip())
-        if name == "stop":
-            params.setdefault("stop", []).append(value)
-        else:
-            params[name] = value
-    return params
 
 
 def parameter_mismatches(expected: Mapping[str, Any], observed: Mapping[str, Any]) -> list[str]:
@@ -339,23 +319,6 @@ def _find_running(ps: Any, name: str) -> Any:
         if model_present([str(entry.name or entry.model)], name):
             return entry
     return None
-
-
-def _go_value(text: str) -> Any:
-    """Go `%v`/`%q` printing back to Python: quoted strings, ints, floats, bools."""
-    if text.startswith('"'):
-        try:
-            return json.loads(text)
-        except ValueError:
-            return text.strip('"')
-    if text in ("true", "false"):
-        return text == "true"
-    for kind in (int, float):
-        try:
-            return kind(text)
-        except ValueError:
-            pass
-    return text
 
 
 def _same_value(want: Any, got: Any) -> bool:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ..client import Client
 from ..errors import (
     ModelNotFoundError,
     OllamaTimeoutError,
@@ -21,7 +22,7 @@ from ..errors import (
     ResponseError,
     WebUIError,
 )
-from ..setup.verify import parse_show_parameters
+from ..modelfile import parse_show_parameters
 
 if TYPE_CHECKING:
     from ..types import ShowResponse
@@ -52,7 +53,6 @@ def read_models(
     `OllamaUnavailableError` when Ollama does not answer usefully at `host` (refused, timed
     out, cut off), `WebUIError` for any other error answer.
     """
-    from ..client import Client
 
     found: dict[str, ModelSettings | None] = {}
     try:

@@ -16,6 +16,7 @@ from dataclasses import replace
 from .._common.config import is_local_host, resolve_host
 from .._common.names import full_name
 from ..errors import OllamaUnavailableError, WebUIError
+from ..variants import DEFAULT_VARIANTS, model_name
 from ._http import OpenWebUI, detail_text
 from ._ollama import ModelSettings, local_listen_addresses, read_models
 from .compose import DEFAULT_BRIDGE
@@ -71,7 +72,6 @@ def gather_facts(
     timeout: float,
 ) -> WebUIFacts:
     """Everything `diagnose` needs, read from Open WebUI, Ollama and this machine."""
-    from ..variants import DEFAULT_VARIANTS, model_name
 
     chosen = list(variants or DEFAULT_VARIANTS)
     names = {v: full_name(model_name(v, prefix)) for v in chosen}

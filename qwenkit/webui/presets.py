@@ -21,8 +21,10 @@ from typing import Any
 
 from .._common.names import full_name
 from ..catalog import DEFAULT_CTX, DEFAULT_QUANT, LONG_CTX
+from ..errors import OllamaUnavailableError
+from ..variants import DEFAULT_VARIANTS, VARIANTS, get_variant, model_name
 from ._http import OpenWebUI
-from ._ollama import ModelSettings
+from ._ollama import ModelSettings, read_models
 
 
 @dataclass(frozen=True)
@@ -89,7 +91,6 @@ def build_spec(
     warnings: list[str] | None = None,
 ) -> PresetSpec:
     """Pure: the preset for `variant`, from the Ollama model's settings when known."""
-    from ..variants import VARIANTS, model_name
 
     info = VARIANTS[variant]
     num_ctx = ctx or default_ctx(variant)
@@ -167,7 +168,6 @@ def choose_variants(requested: Iterable[str] | None, present: Iterable[str] = ()
 
     `present` holds variant names whose Ollama model exists (e.g. `long` after a YaRN setup).
     """
-    from ..variants import DEFAULT_VARIANTS, VARIANTS, get_variant
 
     if requested:
         chosen = list(dict.fromkeys(requested))
@@ -190,9 +190,6 @@ def plan_presets(
     Ollama being down is not fatal: the presets then use `ctx` (or the default plan's value)
     and a warning says the match with the Modelfile could not be checked.
     """
-    from ..errors import OllamaUnavailableError
-    from ..variants import VARIANTS, model_name
-    from ._ollama import read_models
 
     warnings: list[str] = []
     names = {v: full_name(model_name(v, prefix)) for v in VARIANTS}
