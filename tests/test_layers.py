@@ -1,6 +1,6 @@
 """The package layout is the architecture: layers import only downwards, and nothing cycles.
 
-cli > webui > setup > longctx > planner/hardware/variants > client/modelfile >
+cli > deploy > webui > setup/bench > longctx > planner/hardware/variants > client/modelfile >
 types/errors/options/catalog/_common. Read from the source with `ast`, so an import hidden
 inside a function or under `TYPE_CHECKING` counts as much as one at the top.
 """
@@ -17,8 +17,9 @@ PACKAGE = Path(qwenkit.__file__).parent
 #: top layer first; a module may import its own layer's other packages and any layer below
 LAYERS: list[set[str]] = [
     {"__main__", "cli"},
+    {"deploy"},
     {"webui"},
-    {"setup"},
+    {"setup", "bench"},
     {"longctx", "yarn"},
     {"planner", "hardware", "variants"},
     {"client", "modelfile"},

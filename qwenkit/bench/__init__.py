@@ -17,7 +17,8 @@ arithmetic; `report` and `plot` render.
 from __future__ import annotations
 
 from .result import BenchResult, Level, Memory, Queueing, Sample, result_from_dict
-from .runner import DEFAULT_CONCURRENCY, DEFAULT_MODEL, Settings, run
+from .runner import DEFAULT_CONCURRENCY, DEFAULT_MODEL, Settings
+from .session import run
 from .stats import Spread, Target
 
 __all__ = [

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -22,9 +22,7 @@ from .result import BenchResult, Level, Sample
 from .stats import Target
 
 if TYPE_CHECKING:
-    import httpx
-
-    from ..hardware import HardwareProfile
+    pass
 
 Progress = Callable[[str], None]
 
@@ -191,41 +189,4 @@ async def measure(endpoint: Endpoint, settings: Settings, progress: Progress) ->
     )
 
 
-def run(
-    model: str = DEFAULT_MODEL,
-    *,
-    host: str | None = None,
-    openai_url: str | None = None,
-    concurrency: Sequence[int] = DEFAULT_CONCURRENCY,
-    prompt_tokens: int = 256,
-    output_tokens: int = 128,
-    requests: int | None = None,
-    duration: float = 20.0,
-    long_tokens: int | None = None,
-    bandwidth_gbps: float | None = None,
-    target: Target | None = None,
-    seed: int = 0,
-    cold: bool = False,
-    profile: HardwareProfile | None = None,
-    transport: httpx.AsyncBaseTransport | None = None,
-    progress: Progress | None = None,
-) -> BenchResult:
-    """Benchmark `model` on Ollama at `host` (or any OpenAI-compatible server at
-    `openai_url`) and return every sample with the figures made from them.
-
-    `profile` replaces the hardware probe and `transport` the HTTP layer (tests)."""
-    settings = Settings(
-        model, tuple(concurrency), prompt_tokens, output_tokens, requests, duration,
-        long_tokens, bandwidth_gbps, seed, cold, target or Target(),
-    ).check()  # fmt: skip
-    from .session import benchmark
-
-    job = benchmark(settings, host, openai_url, profile, transport, progress or _quiet)
-    return asyncio.run(job)
-
-
-def _quiet(_: str) -> None:
-    pass
-
-
-__all__ = ["DEFAULT_CONCURRENCY", "DEFAULT_MODEL", "Run", "Settings", "measure", "run"]
+__all__ = ["DEFAULT_CONCURRENCY", "DEFAULT_MODEL", "Run", "Settings", "measure"]

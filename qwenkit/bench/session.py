@@ -1,9 +1,11 @@
 """The I/O around a benchmark: ask Ollama about the model, probe this machine, time the
-load (`runner.measure`), then read `/api/ps` and hand everything to `limits`."""
+load (`runner.measure`), then read `/api/ps` and hand everything to `limits`; `run` is the
+synchronous entry point."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from .._common.config import is_local_host, resolve_host
@@ -16,7 +18,8 @@ from .endpoints import Endpoint, OllamaEndpoint
 from .machine import copy_bandwidth, cpu_sampler
 from .openai import OpenAIEndpoint, openai_base
 from .result import BenchResult
-from .runner import Progress, Settings, measure
+from .runner import DEFAULT_CONCURRENCY, DEFAULT_MODEL, Progress, Settings, measure
+from .stats import Target
 
 if TYPE_CHECKING:
     import httpx
@@ -129,4 +132,39 @@ async def _against_limits(
     result.ceiling, result.ceiling_note = limits.decode_ceiling(result, facts, gbps, source)
 
 
-__all__ = ["benchmark", "model_facts"]
+def run(
+    model: str = DEFAULT_MODEL,
+    *,
+    host: str | None = None,
+    openai_url: str | None = None,
+    concurrency: Sequence[int] = DEFAULT_CONCURRENCY,
+    prompt_tokens: int = 256,
+    output_tokens: int = 128,
+    requests: int | None = None,
+    duration: float = 20.0,
+    long_tokens: int | None = None,
+    bandwidth_gbps: float | None = None,
+    target: Target | None = None,
+    seed: int = 0,
+    cold: bool = False,
+    profile: HardwareProfile | None = None,
+    transport: httpx.AsyncBaseTransport | None = None,
+    progress: Progress | None = None,
+) -> BenchResult:
+    """Benchmark `model` on Ollama at `host` (or any OpenAI-compatible server at
+    `openai_url`) and return every sample with the figures made from them.
+
+    `profile` replaces the hardware probe and `transport` the HTTP layer (tests)."""
+    settings = Settings(
+        model, tuple(concurrency), prompt_tokens, output_tokens, requests, duration,
+        long_tokens, bandwidth_gbps, seed, cold, target or Target(),
+    ).check()  # fmt: skip
+    job = benchmark(settings, host, openai_url, profile, transport, progress or _quiet)
+    return asyncio.run(job)
+
+
+def _quiet(_: str) -> None:
+    pass
+
+
+__all__ = ["benchmark", "model_facts", "run"]
