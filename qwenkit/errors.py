@@ -5,6 +5,7 @@ QwenkitError                      root; `.hint` says what to do, `.exit_code` is
 ├── ModelfileError                a Modelfile Ollama would refuse, or a value no Modelfile can hold
 ├── OllamaError                   anything between us and the Ollama server
 │   ├── OllamaUnavailableError    nothing listening / DNS failure / connection dropped
+│   │                             (also a `ConnectionError`, as the `ollama` client raises)
 │   ├── OllamaTimeoutError        connect or read timeout
 │   ├── ProtocolError             truncated or malformed response or stream
 │   └── ResponseError             Ollama answered with an error (HTTP status or mid-stream line)
@@ -19,7 +20,10 @@ QwenkitError                      root; `.hint` says what to do, `.exit_code` is
 └── SetupError                    a setup step that failed for a reason not covered above
 ```
 
-The same failure raises the same class whether a call streams or not.
+The same failure raises the same class whether a call streams or not. Where the official
+`ollama` client raises a builtin for the same failure, the qwenkit class also is one
+(`OllamaUnavailableError` is a `ConnectionError`, `InvalidRequestError` a `ValueError`), and
+`.error` is the message as on ollama's errors, so code written for `ollama` catches them.
 """
 
 from __future__ import annotations
@@ -38,6 +42,11 @@ class QwenkitError(Exception):
         self.hint = hint
 
     def __str__(self) -> str:
+        return self.message
+
+    @property
+    def error(self) -> str:
+        """The message, by the name `ollama`'s errors give it (`e.error`)."""
         return self.message
 
 
@@ -68,23 +77,33 @@ class OllamaError(QwenkitError):
         self.host = host
 
 
-class OllamaUnavailableError(OllamaError):
-    """No Ollama server answered at `host`."""
+#: The official client's words for a refused connection, kept so its users' checks still match.
+CONNECTION_ERROR_MESSAGE = (
+    "Failed to connect to Ollama. Please check that Ollama is downloaded, running and "
+    "accessible. https://ollama.com/download"
+)
+
+
+class OllamaUnavailableError(OllamaError, ConnectionError):
+    """No Ollama server answered at `host`.
+
+    Also a `ConnectionError` with the `ollama` client's message, so `except ConnectionError`
+    written for it still works; the hint names the host, what failed and how to start Ollama.
+    """
 
     exit_code = 3
 
     def __init__(self, host: str, *, detail: str | None = None) -> None:
-        message = f"cannot reach Ollama at {host}"
-        if detail:
-            message += f" ({detail})"
+        where = f"nothing answered at {host}" + (f" ({detail})" if detail else "")
         super().__init__(
-            message,
+            CONNECTION_ERROR_MESSAGE,
             host=host,
             hint=(
-                "start it with `ollama serve` (install from ollama.com), or point OLLAMA_HOST / "
-                "--host at a running server"
+                f"{where}: start it with `ollama serve` (install from ollama.com), or point "
+                "OLLAMA_HOST / --host at a running server"
             ),
         )
+        self.detail = detail
 
 
 class OllamaTimeoutError(OllamaError):
@@ -108,12 +127,13 @@ class ResponseError(OllamaError):
     """Ollama answered with an error: an HTTP status, or an `{"error": ...}` stream line.
 
     `status_code` is the HTTP status; a mid-stream error carries the 200 already sent.
+    `-1` (the default, as in `ollama.ResponseError`) means no status is known.
     """
 
     def __init__(
         self,
         message: str,
-        status_code: int,
+        status_code: int = -1,
         *,
         host: str | None = None,
         hint: str | None = None,
@@ -195,6 +215,7 @@ class SetupError(QwenkitError):
 
 
 __all__ = [
+    "CONNECTION_ERROR_MESSAGE",
     "GGUFError",
     "ModelNotFoundError",
     "ModelfileError",

@@ -169,9 +169,11 @@ def test_ctrl_c_during_pull_then_rerun_resumes(tmp_path):
 
 
 def test_server_down_exits_3_and_points_at_dry_run(tmp_path):
-    result = qwenkit("setup", "--yes", "--host", f"127.0.0.1:{free_port()}", cwd=tmp_path)
+    port = free_port()
+    result = qwenkit("setup", "--yes", "--host", f"127.0.0.1:{port}", cwd=tmp_path)
     assert result.returncode == 3
-    assert "cannot reach Ollama" in result.stderr
+    assert "Failed to connect to Ollama" in result.stderr  # the `ollama` client's words
+    assert f"nothing answered at http://127.0.0.1:{port}" in result.stderr
     assert "--dry-run" in result.stderr and "ollama serve" in result.stderr
     assert not (tmp_path / "modelfiles").exists()
 

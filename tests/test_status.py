@@ -80,7 +80,7 @@ def test_unreachable_server(tmp_path):
         port = sock.getsockname()[1]
     with Client(f"http://127.0.0.1:{port}") as client:
         report = gather_status(client, docker_containers=lambda: None)
-    assert not report.reachable and "cannot reach" in report.error
+    assert not report.reachable and "Failed to connect to Ollama" in report.error
     assert not report.ok
 
 
@@ -162,7 +162,8 @@ def test_cli_status_unreachable_exits_3(tmp_path):
         port = sock.getsockname()[1]
     result = status_cli("status", "--host", f"127.0.0.1:{port}", cwd=tmp_path)
     assert result.returncode == 3
-    assert "cannot reach Ollama" in result.stdout
+    assert "Failed to connect to Ollama" in result.stdout
+    assert f"nothing answered at http://127.0.0.1:{port}" in result.stdout
 
 
 def test_cli_status_with_an_unreachable_webui(fake, tmp_path):

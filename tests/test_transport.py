@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
+from ollama._client import CONNECTION_ERROR_MESSAGE as OLLAMAS_MESSAGE
 
 from qwenkit import (
     AsyncClient,
@@ -23,6 +24,7 @@ from qwenkit import (
     ResponseError,
 )
 from qwenkit.client._transport import split_lines, status_error
+from qwenkit.errors import CONNECTION_ERROR_MESSAGE
 
 MODES = ["sync", "sync-stream", "async", "async-stream"]
 MESSAGES = [{"role": "user", "content": "hi"}]
@@ -116,7 +118,7 @@ def stream_of(parts: list[bytes], fail: Exception | None = None) -> Callable[...
 
 
 ERROR_TABLE: list[tuple[str, Callable[..., httpx.Response], type[QwenkitError], str]] = [
-    ("refused", raising(httpx.ConnectError("refused")), OllamaUnavailableError, "cannot reach"),
+    ("refused", raising(httpx.ConnectError("refused")), OllamaUnavailableError, "Failed to conn"),
     ("connect timeout", raising(httpx.ConnectTimeout("slow")), OllamaTimeoutError, "(connect)"),
     ("read timeout", raising(httpx.ReadTimeout("slow")), OllamaTimeoutError, "(read)"),
     ("http 500", status(500, b'{"error":"llama runner crashed"}'), ResponseError, "runner"),
@@ -133,6 +135,21 @@ def test_error_table(mode: str, case: str, handler: Any, error: type, text: str)
         run(mode, handler)
     assert text in str(info.value)
     assert info.value.hint or isinstance(info.value, ResponseError)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_refused_is_a_connection_error_with_ollamas_words_and_a_hint_naming_the_host(
+    mode: str,
+) -> None:
+    """Code written for `ollama` catches `ConnectionError` and may compare its text."""
+    with pytest.raises(ConnectionError) as info:
+        run(mode, raising(httpx.ConnectError("[Errno 111] Connection refused")))
+    assert isinstance(info.value, OllamaUnavailableError) and info.value.exit_code == 3
+    assert str(info.value) == CONNECTION_ERROR_MESSAGE == OLLAMAS_MESSAGE
+    assert info.value.error == str(info.value)
+    hint = info.value.hint or ""
+    assert "nothing answered at http://" in hint and "Connection refused" in hint
+    assert "ollama serve" in hint
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -212,7 +229,8 @@ def test_nothing_listening_names_the_host_and_how_to_start(mode: str) -> None:
                         await client.chat("m", MESSAGES)
 
             asyncio.run(go())
-    assert f"127.0.0.1:{port}" in str(info.value)
+    assert str(info.value) == CONNECTION_ERROR_MESSAGE and isinstance(info.value, ConnectionError)
+    assert f"nothing answered at http://127.0.0.1:{port}" in (info.value.hint or "")
     assert "ollama serve" in (info.value.hint or "")
 
 

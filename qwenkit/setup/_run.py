@@ -220,6 +220,7 @@ def _server_version(api: Client, host: str) -> str:
         return str(api.version())
     except OllamaUnavailableError as err:
         err.hint = (
+            f"nothing answered at {host}: "
             "install Ollama from https://ollama.com/download and start it (`ollama serve`, "
             "or the desktop app), or point --host/OLLAMA_HOST at a running server; "
             "`qwenkit setup --dry-run` plans and writes the Modelfiles without a server"
