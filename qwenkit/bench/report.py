@@ -6,6 +6,7 @@ Qwen2.5-7B guide quotes, each with this machine's measured value and the limit b
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Callable
 
 from .ceiling import percent_of
@@ -47,7 +48,7 @@ def seed_rows(r: BenchResult) -> list[tuple[str, str, str]]:
     pct = percent_of(speed, ceiling.tokens_per_s if ceiling else None)
     memory = r.memory
     return [
-        ("Time to first token", _ms(ttft), f">= {_ms(floor)} (one pass over the weights)"),
+        ("Time to first token", _ms(ttft), f">= {_ms(floor)} (weights read once)"),
         (
             "Average output speed",
             f"{_tps(speed)} tokens/s" + (f" ({pct:.0f} %)" if pct is not None else ""),
@@ -154,7 +155,12 @@ def terminal_lines(r: BenchResult) -> list[str]:
     lines += _limit_lines(r)
     lines.append(f"biggest gap: {biggest_gap(r)}")
     lines += [f"note: {n}" for n in r.notes]
-    return lines
+    return [part for line in lines for part in _wrap(line)]
+
+
+def _wrap(line: str, width: int = 80) -> list[str]:
+    """Long sentences wrap with an indent; tables are already narrow."""
+    return textwrap.wrap(line, width, subsequent_indent="  ") if len(line) > width else [line]
 
 
 def _limit_lines(r: BenchResult) -> list[str]:

@@ -29,6 +29,7 @@ from .state import Reply
 SETTINGS: tuple[str, ...] = (
     "version", "trained_ctx", "vram_bytes", "default_ctx", "kv_cache_type",
     "num_parallel", "models_dir", "pull_steps", "pull_step_delay", "token_delay",
+    "prefill_delay", "slots", "answer_words",
 )  # fmt: skip
 
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from .answers import Answer, call_id, default_reply, limit, parse_output, render_calls, tokens
 from .protocol import Drop, Event, HttpError, Pause, Stream, StreamError
-from .state import LocalModel, Reply, State
+from .state import Config, LocalModel, Reply, State
 from .wire import now_utc, parse_keep_alive, parse_name
 
 INT_OPTIONS = {
@@ -147,9 +147,16 @@ def chat(state: State, body: dict[str, Any], *, generate: bool = False) -> Strea
         done = _chunk(call, "", done=True) | {"done_reason": reason}
         return Stream(iter([done]), stream=stream, collect=_merge)
     check_format(body.get("format"))
-    reply = state.next_reply(body) or default_reply(call.messages, body.get("format"), call.tools)
+    reply = state.next_reply(body) or _unscripted(state, call, body)
     events = _answer_events(state, call, reply, started, load_ns)
     return Stream(events, stream=stream, collect=_merge)
+
+
+def _unscripted(state: State, call: Call, body: dict[str, Any]) -> Reply:
+    words = state.config.answer_words
+    if words and not call.tools and not body.get("format"):
+        return Reply(text=" ".join(f"w{i % 100}" for i in range(words)))
+    return default_reply(call.messages, body.get("format"), call.tools)
 
 
 def _chunk(call: Call, text: str, *, done: bool = False) -> dict[str, Any]:
@@ -176,12 +183,15 @@ def _answer_events(
     truncate = reply.truncate or state.faults.truncate_stream
     if reply.delay:
         yield Pause(reply.delay)
+    if state.config.prefill_delay:
+        yield Pause(state.config.prefill_delay)
     chunks = answer.content or [""]
     if error:
         chunks = chunks[: max(1, len(chunks) // 2)]
+    delays = state.config.token_delays(len(chunks))
     for index, piece in enumerate(chunks):
-        if index and state.config.token_delay:
-            yield Pause(state.config.token_delay)
+        if index and delays:
+            yield Pause(delays[index - 1])
         yield _chunk(call, piece)
     if error:
         yield StreamError(error)
@@ -196,7 +206,7 @@ def _answer_events(
         return
     done_reason = reply.done_reason or ("length" if cut else "stop")
     final = _chunk(call, "", done=True) | {"done_reason": done_reason}
-    final.update(_metrics(call, generated, started, load_ns))
+    final.update(_metrics(call, generated, started, load_ns, state.config, delays))
     yield final
 
 
@@ -209,15 +219,23 @@ def _tool_call(state: State, index: int, function: dict[str, Any]) -> dict[str, 
     return {"id": call_id(), "function": shown} if version >= (0, 12, 10) else {"function": shown}
 
 
-def _metrics(call: Call, eval_count: int, started: float, load_ns: int) -> dict[str, Any]:
-    """Durations in ns; zero values are left out (omitempty)."""
+def _metrics(
+    call: Call,
+    eval_count: int,
+    started: float,
+    load_ns: int,
+    config: Config,
+    delays: list[float],
+) -> dict[str, Any]:
+    """Durations in ns; zero values are left out (omitempty). Scripted timings report
+    themselves: prefill as prompt eval, the token pauses as eval."""
     prompt_tokens = 20 + sum(len(str(m.get("content", ""))) // 4 for m in call.messages)
     metrics: dict[str, Any] = {}
     if call.generate:
         metrics["context"] = list(range(151644, 151644 + prompt_tokens + eval_count))
     elapsed = int((time.monotonic() - started) * 1e9)
-    eval_ns = eval_count * 20_000_000
-    prompt_ns = prompt_tokens * 1_000_000
+    eval_ns = round(sum(delays) * 1e9) if delays else eval_count * 20_000_000
+    prompt_ns = round(config.prefill_delay * 1e9) or prompt_tokens * 1_000_000
     values = {
         "total_duration": elapsed + load_ns + prompt_ns + eval_ns,
         "load_duration": load_ns,

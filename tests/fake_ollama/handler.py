@@ -103,7 +103,8 @@ class Handler(BaseHTTPRequestHandler):
             response = Body(exc.status, {"error": exc.message})
         try:
             if isinstance(response, Stream):
-                self._send_stream(response)
+                with state.slot():
+                    self._send_stream(response)
             else:
                 self._send_body(response, head=method == "HEAD")
         except (ClientGone, BrokenPipeError, ConnectionResetError):

@@ -11,6 +11,7 @@ from typing import IO, Any
 
 from .faults import Faults
 from .handler import FakeServer
+from .inprocess import AsyncFakeTransport
 from .library import QWEN_LICENSE, QWEN_TEMPLATE, quantization_of, qwen2_model_info
 from .state import Config, Loaded, LocalModel, ModelTable, Recorded, RegistryModel, State
 from .wire import fake_digest, parse_name, sha256_hex
@@ -45,7 +46,10 @@ class FakeOllama:
         models_dir: str = "/usr/share/ollama/.ollama/models",
         pull_steps: int = 8,
         pull_step_delay: float = 0.0,
-        token_delay: float = 0.0,
+        token_delay: float | list[float] = 0.0,
+        prefill_delay: float = 0.0,
+        slots: int | None = None,
+        answer_words: int = 0,
         host: str = "127.0.0.1",
         port: int = 0,
         log_path: str | Path | None = None,
@@ -61,6 +65,9 @@ class FakeOllama:
             pull_steps=pull_steps,
             pull_step_delay=pull_step_delay,
             token_delay=token_delay,
+            prefill_delay=prefill_delay,
+            slots=slots,
+            answer_words=answer_words,
         )
         self.state = State(config=config)
         self.state.faults = Faults(_on_refuse=self._refuse, _on_restore=self._restore)
@@ -116,6 +123,11 @@ class FakeOllama:
     def partial(self) -> dict[str, int]:
         """Bytes already fetched of unfinished blob downloads."""
         return self.state.partial
+
+    def async_transport(self) -> AsyncFakeTransport:
+        """The fake in-process for `httpx.AsyncClient(transport=...)`: no socket, and pauses
+        are `asyncio.sleep`, so a virtual-clock event loop runs scripted timings instantly."""
+        return AsyncFakeTransport(self.state)
 
     def requests_to(self, path: str, method: str | None = None) -> list[Recorded]:
         return [

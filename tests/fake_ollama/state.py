@@ -6,6 +6,7 @@ under `State.lock`.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
@@ -273,7 +274,18 @@ class Config:
     pull_steps: int = 8  # progress lines per downloaded layer
     pull_step_delay: float = 0.0
     keep_alive: float = 300.0
-    token_delay: float = 0.0  # seconds between streamed chat chunks
+    token_delay: float | list[float] = 0.0  # seconds between streamed chunks (a list cycles)
+    prefill_delay: float = 0.0  # seconds before the first chunk, reported as prompt eval
+    slots: int | None = None  # answers worked on at once (Ollama's NUM_PARALLEL); None: any
+    answer_words: int = 0  # > 0: an unscripted answer is this many words (for benchmarks)
+
+    def token_delays(self, count: int) -> list[float]:
+        """The pause before each of `count` chunks after the first, then one more for the
+        first token's own decode: what `eval_duration` adds up."""
+        cycle = self.token_delay if isinstance(self.token_delay, list) else [self.token_delay]
+        if not any(cycle):
+            return []
+        return [cycle[i % len(cycle)] for i in range(count)]
 
     def version_tuple(self) -> tuple[int, ...]:
         core = self.version.split("-")[0]
@@ -295,6 +307,16 @@ class State:
     faults: Faults = field(default_factory=Faults)
     lock: threading.RLock = field(default_factory=threading.RLock)
     log_hook: Callable[[Recorded], None] | None = None
+    _slots: threading.Semaphore | None = None
+
+    def slot(self) -> threading.Semaphore | contextlib.nullcontext[None]:
+        """Hold while streaming an answer: at most `config.slots` at once, the rest wait."""
+        if self.config.slots is None:
+            return contextlib.nullcontext()
+        with self.lock:
+            if self._slots is None:
+                self._slots = threading.Semaphore(self.config.slots)
+        return self._slots
 
     def record(self, entry: Recorded) -> None:
         with self.lock:
