@@ -20,6 +20,7 @@ from qwenkit.hardware._sources import (
     parse_meminfo,
     parse_nvidia_smi,
     parse_rocm_smi,
+    psutil_stats,
 )
 from qwenkit.types import ProcessResponse, RunningModel
 
@@ -386,3 +387,30 @@ def test_the_injected_environment_names_the_server():
     connect = fake_server(error=AssertionError())
     profile = Machine({}, LINUX_FILES).probe(query_server=True, env=env, connect=connect)
     assert "ollama: nothing listening at http://127.0.0.1:9" in profile.notes
+
+
+def test_windows_reads_ram_and_cores_through_psutil():
+    stats = lambda: (32 * GiB, 20 * GiB, 8)  # noqa: E731
+    profile = Machine({}, {}).probe(system="Windows", machine="AMD64", stats=stats)
+    assert (profile.os, profile.ram_total_bytes, profile.ram_available_bytes) == (
+        "windows",
+        32 * GiB,
+        20 * GiB,
+    )
+    assert profile.cpu_cores == 8
+    assert not any(note.startswith("RAM: unknown") for note in profile.notes)
+
+
+def test_a_failing_psutil_is_a_note():
+    def broken():
+        raise OSError("no such counter")
+
+    profile = Machine({}, {}).probe(system="Windows", machine="AMD64", stats=broken)
+    assert profile.ram_total_bytes is None
+    assert "RAM: unknown (psutil: OSError: no such counter)" in profile.notes
+
+
+def test_psutil_reads_this_machine():
+    total, available, cores = psutil_stats()
+    assert total is not None and available is not None and 0 < available <= total
+    assert cores is None or cores >= 1

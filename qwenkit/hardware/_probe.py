@@ -97,12 +97,14 @@ def probe(
     machine: str | None = None,
     disk_free: Callable[[str], int | None] | None = None,
     connect: Connect | None = None,
+    stats: Callable[[], src.SystemStats] | None = None,
 ) -> HardwareProfile:
     """Look at this machine; see the module docstring. Never raises for a missing source.
 
     `system`/`machine` override `platform.system()`/`platform.machine()` and `disk_free`
     the free-space lookup, so a test can replay a Mac on Linux; `connect` opens the client
-    that asks a listening server.
+    that asks a listening server; `stats` reads RAM and cores where neither /proc (Linux) nor
+    sysctl (macOS) exists, through psutil by default.
     """
     ctx = src.ProbeContext(
         run=runner or run_command,
@@ -111,6 +113,7 @@ def probe(
         system=system or platform.system(),
         machine=machine or platform.machine(),
         timeout=COMMAND_TIMEOUT,
+        stats=stats or src.psutil_stats,
     )
     facts = src.collect(ctx, disk_free=disk_free or src.disk_free_bytes)
     if query_server:

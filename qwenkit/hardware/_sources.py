@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import psutil
+
 from ..catalog import GiB, MiB
 from ._profile import GPU, CompletedResult
 
@@ -71,6 +73,7 @@ class ProbeContext:
     system: str
     machine: str
     timeout: float
+    stats: Callable[[], SystemStats]
     notes: list[str] = field(default_factory=list)
 
     def command(self, argv: Sequence[str], *, quiet_missing: bool = True) -> str | None:
@@ -230,7 +233,7 @@ def collect(ctx: ProbeContext, *, disk_free: Callable[[str], int | None]) -> dic
     if ctx.system == "Darwin":
         facts.update(read_darwin(ctx))
     else:
-        facts.update(read_linux(ctx))
+        facts.update(read_linux(ctx) if ctx.system == "Linux" else read_portable(ctx))
         facts["gpus"] = read_nvidia(ctx) + read_amd(ctx)
         if not facts["gpus"]:
             ctx.notes.append("no NVIDIA or AMD GPU found: planning for the CPU")
@@ -303,6 +306,28 @@ def read_linux(ctx: ProbeContext) -> dict[str, Any]:
     facts["wsl"] = "microsoft" in osrelease or "WSL_DISTRO_NAME" in ctx.env
     facts["container"] = _in_container(ctx)
     return facts
+
+
+#: `(ram_total, ram_available, physical_cores)` in bytes and cores; None when unknown
+SystemStats = tuple[int | None, int | None, int | None]
+
+
+def psutil_stats() -> SystemStats:
+    """RAM and cores from psutil, for systems without /proc or sysctl (Windows)."""
+    memory = psutil.virtual_memory()
+    return memory.total, memory.available, psutil.cpu_count(logical=False)
+
+
+def read_portable(ctx: ProbeContext) -> dict[str, Any]:
+    """Windows and other systems: RAM and cores through psutil (no CPU flags there)."""
+    try:
+        total, available, cores = ctx.stats()
+    except Exception as exc:  # the probe never fails: an odd platform is a note
+        ctx.notes.append(f"RAM: unknown (psutil: {type(exc).__name__}: {exc})")
+        return {}
+    if total is None:
+        ctx.notes.append("RAM: unknown (psutil could not tell)")
+    return {"ram_total_bytes": total, "ram_available_bytes": available, "cpu_cores": cores}
 
 
 def _in_container(ctx: ProbeContext) -> bool:
