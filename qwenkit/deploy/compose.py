@@ -1,6 +1,6 @@
 """Compose files for a vLLM plan, one per node, with Open WebUI on the head, and the run order.
 
-Pure: `deployment(plan)` returns the files as data and text (rendered with `yaml.safe_dump`,
+Pure: `deployment(plan)` returns the files as data and text (rendered with `_common.yamlfile`,
 so every value is quoted where YAML would misread it) and the commands in the order they
 must run. Open WebUI reaches vLLM through its OpenAI connection (`OPENAI_API_BASE_URLS`,
 `OPENAI_API_KEYS`, read on its first start only, like `OLLAMA_BASE_URL`); both services read
@@ -18,8 +18,7 @@ import shlex
 from dataclasses import dataclass, field
 from typing import Any
 
-import yaml
-
+from .._common.yamlfile import dump_yaml
 from ..webui.compose import HOST_GATEWAY, OPEN_WEBUI_IMAGE, WEBUI_DATA
 from .command import RAY_PORT, serve_argv
 from .plan import VllmPlan
@@ -113,14 +112,8 @@ def _webui_service(plan: VllmPlan, port: int, *, vllm_url: str) -> dict[str, Any
     return service
 
 
-def _render(config: dict[str, Any], header: list[str]) -> str:
-    comments = "".join(f"# {line}\n" if line else "#\n" for line in header)
-    body = yaml.safe_dump(config, sort_keys=False, default_flow_style=False, width=1000)
-    return comments + str(body)
-
-
 def _file(name: str, node: str, config: dict[str, Any], header: list[str]) -> ComposeFile:
-    return ComposeFile(name, node, config, _render(config, header))
+    return ComposeFile(name, node, config, dump_yaml(config, header))
 
 
 def _key_note() -> str:

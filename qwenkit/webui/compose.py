@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import _yaml
+from .._common.yamlfile import dump_yaml
 
 OPEN_WEBUI_IMAGE = "ghcr.io/open-webui/open-webui:main"
 OLLAMA_IMAGE = "ollama/ollama:latest"
@@ -130,7 +130,7 @@ def compose_header(spec: ComposeSpec) -> str:
 
 def compose_yaml(spec: ComposeSpec) -> str:
     """The compose file text."""
-    return _yaml.dump(compose_config(spec), header=compose_header(spec))
+    return dump_yaml(compose_config(spec), compose_header(spec).splitlines())
 
 
 def docker_run_commands(spec: ComposeSpec) -> list[str]:
