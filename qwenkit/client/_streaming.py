@@ -176,6 +176,8 @@ def typed(
             yield chunk
             if chunk.done:
                 box.merge = acc.result
+                for _ in lines:  # read the response's end, so its connection can be reused
+                    pass
                 return
         raise _truncated(host)
     finally:  # release the connection now, not when a traceback lets go of `lines`
@@ -189,14 +191,20 @@ async def atyped(
     acc: Any,
     box: _Box[Any],
 ) -> AsyncGenerator[Any, None]:
-    """`typed` for async line streams."""
+    """`typed` for async line streams (flat for the same reason)."""
+    add = acc.add
     try:
         async for line in lines:
-            chunk = _parse(validate, line, host)
-            acc.add(chunk)
+            try:
+                chunk = validate(line)
+            except (ValidationError, ErrorLine) as err:
+                raise line_error(line, err, host) from None
+            add(chunk)
             yield chunk
             if chunk.done:
                 box.merge = acc.result
+                async for _ in lines:  # the response's end: its connection can be reused
+                    pass
                 return
         raise _truncated(host)
     finally:
@@ -266,7 +274,7 @@ class AsyncStream(Generic[C, R]):
         self._box = box
 
     def __aiter__(self) -> AsyncIterator[C]:
-        return self
+        return self._chunks  # `async for` runs the generator directly: no coroutine per chunk
 
     async def __anext__(self) -> C:
         return await self._chunks.__anext__()

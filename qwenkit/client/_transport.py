@@ -376,8 +376,16 @@ class AsyncTransport(_Base[httpx.AsyncClient]):
                 started = True
                 raw = _is_raw(response)
                 chunks = response.aiter_raw() if raw else response.aiter_bytes()
-                async for line in asplit_lines(chunks):
-                    yield line
+                tail = b""  # `asplit_lines`, inlined: this loop runs once per token
+                async for chunk in chunks:
+                    if tail:
+                        chunk = tail + chunk
+                    *lines, tail = chunk.split(b"\n")
+                    for line in lines:
+                        if line and not line.isspace():
+                            yield line
+                if tail.strip():
+                    yield tail
         except httpx.HTTPError as exc:
             raise self._fail(exc, started=started) from exc
 
