@@ -317,3 +317,11 @@ def test_cli_unknown_model_and_garbage_compare(live_fake: FakeOllama, tmp_path: 
     unreachable = invoke("--host", "http://127.0.0.1:9", "--bandwidth", "1")
     assert unreachable.exit_code == 3 and "Traceback" not in unreachable.output
 
+
+
+def test_a_cpu_machine_is_never_a_partial_offload() -> None:
+    """Real Ollama v0.32.15 on a CPU reports `size_vram` 146800 for a tiny model."""
+    cpu = HardwareProfile(ram_total_bytes=24 * GiB, ram_available_bytes=20 * GiB, cpu_cores=2)
+    result = bench(scripted(vram=1 << 20), profile=cpu, concurrency=(1,), bandwidth_gbps=8.0)
+    assert result.memory is not None and result.memory.placement == "cpu"
+    assert "VRAM" not in biggest_gap(result)

@@ -66,7 +66,12 @@ def _plan(profile: HardwareProfile, quant: str, ctx: int, parallel: int = 1) -> 
 def memory_check(
     facts: ModelFacts, profile: HardwareProfile | None, size: int, vram: int, ctx: int | None
 ) -> Memory:
-    """`/api/ps` figures with the planner's estimate beside them (when it applies)."""
+    """`/api/ps` figures with the planner's estimate beside them (when it applies).
+
+    Without a GPU, a real Ollama v0.32 still reports a few hundred KiB of `size_vram` (its
+    output buffer): that is a CPU load, not a partial offload."""
+    if profile is not None and not profile.gpus:
+        vram = 0
     if facts.quant is None or profile is None or ctx is None:
         note = "no planner estimate: the model is not a qwen2.5:7b-instruct tag"
         return Memory(size, vram, ctx, None, note)

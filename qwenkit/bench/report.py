@@ -173,6 +173,8 @@ def _limit_lines(r: BenchResult) -> list[str]:
         )
     elif r.ceiling_note:
         lines.append(f"ceiling: {r.ceiling_note}")
+    if r.queueing is not None:
+        lines.append(f"queueing: {r.queueing.sentence()}")
     if r.memory is not None and r.memory.note:
         lines.append(f"memory: {r.memory.note}")
     if r.long is not None:
