@@ -110,8 +110,15 @@ class ModelDetails(_Response):
     quantization_level: str | None = None
 
 
-class _Metrics(_Response):
-    """Timings (nanoseconds) and token counts; Ollama omits zeros, so they default to 0."""
+class Metrics:
+    """Timings (nanoseconds) and token counts of a chat or generate answer; Ollama omits
+    zeros, so they default to 0.
+
+    The one definition: the response models (pydantic reads a plain base's annotations), the
+    stream chunks (`_fields`) and the chunk validators (`qwenkit.client._chunks`) take these
+    fields from here."""
+
+    __slots__ = ()  # a chunk (a dict) must not gain an attribute dict through this base
 
     total_duration: int = 0
     load_duration: int = 0
@@ -124,7 +131,7 @@ class _Metrics(_Response):
 # --------------------------------------------------------------------------- responses
 
 
-class ChatResponse(_Metrics):
+class ChatResponse(_Response, Metrics):
     """One `/api/chat` answer; a stream's `final()` merges its `ChatChunk`s into one."""
 
     model: str = ""
@@ -138,7 +145,7 @@ class ChatResponse(_Metrics):
     """The whole transcript (request, answers, tool results) when `run_tools=True`."""
 
 
-class GenerateResponse(_Metrics):
+class GenerateResponse(_Response, Metrics):
     """One `/api/generate` answer; a stream's `final()` merges its `GenerateChunk`s into one."""
 
     model: str = ""
@@ -271,7 +278,10 @@ def _fields(cls: C) -> C:
     The annotations stay what type checkers see. The getter `methodcaller("get", name,
     default)` is `lambda line: line.get(name, default)` written as a C callable, so reading
     `chunk.done` once per token costs no Python frame."""
-    for name in inspect.get_annotations(cls):
+    names = [*inspect.get_annotations(cls)]
+    if Metrics in cls.__bases__:
+        names += inspect.get_annotations(Metrics)
+    for name in names:
         getter = methodcaller("get", name, getattr(cls, name))
         setattr(cls, name, property(getter, doc=f"`{name}` of the line"))
     return cls
@@ -293,19 +303,13 @@ class ChunkMessage(_Chunk):
 
 
 @_fields
-class _ChunkMetrics(_Chunk):
+class _ChunkMetrics(_Chunk, Metrics):
     __slots__ = ()
 
     model: str = ""
     created_at: str | None = None
     done: bool = False
     done_reason: str | None = None
-    total_duration: int = 0
-    load_duration: int = 0
-    prompt_eval_count: int = 0
-    prompt_eval_duration: int = 0
-    eval_count: int = 0
-    eval_duration: int = 0
 
 
 class ChatChunk(_ChunkMetrics):
@@ -351,6 +355,7 @@ __all__ = [
     "ListModel",
     "ListResponse",
     "Message",
+    "Metrics",
     "ModelDetails",
     "ModelRequest",
     "OptionsDict",

@@ -14,12 +14,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import cache
-from typing import Annotated, Any, NoReturn, cast
+from typing import Annotated, Any, NoReturn, cast, get_type_hints
 
 from pydantic import AfterValidator, ConfigDict, Field, TypeAdapter, with_config
 from typing_extensions import NotRequired, TypedDict
 
-from ..types import ChatChunk, ChunkMessage, GenerateChunk, ProgressResponse, ToolCall
+from ..types import ChatChunk, ChunkMessage, GenerateChunk, Metrics, ProgressResponse, ToolCall
 from ._transport import ErrorLine
 
 #: Keep unknown keys (a newer server's fields); cache only keys, tokens rarely repeat.
@@ -43,34 +43,37 @@ def _error_line(message: object) -> NoReturn:
     raise ErrorLine(message)
 
 
-@with_config(_CONFIG)
-class _MetricFields(TypedDict):
-    error: NotRequired[Annotated[object, AfterValidator(_error_line)]]
-    model: NotRequired[str]
-    created_at: NotRequired[str | None]
-    done: NotRequired[bool]
-    done_reason: NotRequired[str | None]
-    total_duration: NotRequired[int]
-    load_duration: NotRequired[int]
-    prompt_eval_count: NotRequired[int]
-    prompt_eval_duration: NotRequired[int]
-    eval_count: NotRequired[int]
-    eval_duration: NotRequired[int]
+def _line_fields(name: str, **fields: Any) -> Any:
+    """A streamed line's TypedDict: the error check, the common keys, `types.Metrics`'
+    fields (from their one definition), then `fields`. Functional form: the keys are known
+    only at run time, which only pydantic, not a type checker, needs to see."""
+    keys: dict[str, Any] = {
+        "error": NotRequired[Annotated[object, AfterValidator(_error_line)]],
+        "model": NotRequired[str],
+        "created_at": NotRequired[str | None],
+        "done": NotRequired[bool],
+        "done_reason": NotRequired[str | None],
+    }
+    keys |= {key: NotRequired[hint] for key, hint in get_type_hints(Metrics).items()}
+    make: Any = TypedDict
+    checked = make(name, {**keys, **fields})
+    checked.__pydantic_config__ = _CONFIG
+    return checked
 
 
-@with_config(_CONFIG)
-class _ChatFields(_MetricFields):
-    # every chat line gets its own `ChunkMessage`, an empty one if Ollama sent none
-    message: NotRequired[
+# every chat line gets its own `ChunkMessage`, an empty one if Ollama sent none
+_ChatFields = _line_fields(
+    "_ChatFields",
+    message=NotRequired[
         Annotated[_MessageFields, AfterValidator(ChunkMessage), Field(default_factory=ChunkMessage)]
-    ]
-
-
-@with_config(_CONFIG)
-class _GenerateFields(_MetricFields):
-    response: NotRequired[str]
-    thinking: NotRequired[str | None]
-    context: NotRequired[list[int] | None]
+    ],
+)
+_GenerateFields = _line_fields(
+    "_GenerateFields",
+    response=NotRequired[str],
+    thinking=NotRequired[str | None],
+    context=NotRequired[list[int] | None],
+)
 
 
 @cache
