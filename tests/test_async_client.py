@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import os
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -202,3 +204,30 @@ async def test_many_concurrent_chats_share_one_client() -> None:
     async with AsyncClient(transport=transport) as client:
         replies = await asyncio.gather(*(client.chat("m", []) for _ in range(20)))
     assert sorted(int(r.message.content) for r in replies) == list(range(20))
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs a named pipe")
+async def test_blob_upload_reads_the_file_off_the_event_loop(tmp_path: Path) -> None:
+    """A read that blocks (here a pipe nobody writes to yet) must not stop other tasks."""
+    from qwenkit.client._blobs import afile_chunks
+
+    fifo = tmp_path / "slow-disk"
+    os.mkfifo(fifo)
+    ticked = threading.Event()
+
+    def writer() -> None:
+        on_time = ticked.wait(timeout=3)  # set only if the loop kept running meanwhile
+        fifo.write_bytes(b"weights" if on_time else b"blocked")
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+
+    async def ticker() -> None:
+        await asyncio.sleep(0.05)
+        ticked.set()
+
+    tick = asyncio.create_task(ticker())
+    chunks = [chunk async for chunk in afile_chunks(fifo, None)]
+    await tick
+    thread.join()
+    assert b"".join(chunks) == b"weights"

@@ -65,6 +65,7 @@ class AsyncClient:
 
     @property
     def host(self) -> str:
+        """The resolved base URL, e.g. `http://127.0.0.1:11434`."""
         return self._http.host
 
     async def aclose(self) -> None:
@@ -91,21 +92,27 @@ class AsyncClient:
         return await self._do(call)
 
     async def version(self) -> str:
+        """The server's version string, e.g. `0.12.10`."""
         return await self._do(rq.version())
 
     async def list(self) -> ListResponse:
+        """Local models (`/api/tags`)."""
         return await self._do(rq.tags())
 
     async def ps(self) -> ProcessResponse:
+        """Loaded models, with the context length and VRAM share each really got."""
         return await self._do(rq.ps())
 
     async def show(self, model: str) -> ShowResponse:
+        """Modelfile, parameters, template, GGUF metadata and capabilities of a model."""
         return await self._do(rq.show(model))
 
     async def delete(self, model: str) -> StatusResponse:
+        """Remove a local model; `ModelNotFoundError` if there is none of that name."""
         return await self._do(rq.delete(model))
 
     async def copy(self, source: str, destination: str) -> StatusResponse:
+        """Copy `source` to the new name `destination`; the blobs are shared, not copied."""
         return await self._do(rq.copy(source, destination))
 
     @overload
@@ -119,6 +126,7 @@ class AsyncClient:
     async def pull(
         self, model: str, *, insecure: bool = False, stream: bool = False
     ) -> ProgressResponse | AsyncProgressStream:
+        """Download a model; `stream=True` yields per-layer `ProgressResponse`s."""
         return await self._progress(rq.pull(model, insecure, stream), stream)
 
     @overload
@@ -132,6 +140,8 @@ class AsyncClient:
     async def create(
         self, model: str, *, stream: bool = False, **kw: Any
     ) -> ProgressResponse | AsyncProgressStream:
+        """Create a model from structured fields: `from_`, `files`, `adapters`, `template`,
+        `license`, `system`, `parameters`, `messages`, `quantize` (as `ollama.Client.create`)."""
         return await self._progress(rq.create(model, stream, **kw), stream)
 
     @overload
@@ -145,21 +155,41 @@ class AsyncClient:
     async def create_from_request(
         self, body: Mapping[str, Any], *, stream: bool = False
     ) -> ProgressResponse | AsyncProgressStream:
+        """Send a ready `/api/create` body (e.g. `Modelfile.to_create_request(...)`)."""
         call = rq.create_from_request(body, stream, model=body.get("from"))
         return await self._progress(call, stream)
 
+    @overload
+    async def create_from_modelfile(
+        self,
+        model: str,
+        modelfile: Any,
+        *,
+        base_dir: PathLike | None = None,
+        stream: Literal[False] = False,
+    ) -> ProgressResponse: ...
+    @overload
+    async def create_from_modelfile(
+        self, model: str, modelfile: Any, *, base_dir: PathLike | None = None, stream: Literal[True]
+    ) -> AsyncProgressStream: ...
     async def create_from_modelfile(
         self, model: str, modelfile: Any, *, base_dir: PathLike | None = None, stream: bool = False
     ) -> ProgressResponse | AsyncProgressStream:
+        """Upload a Modelfile's local files as blobs, then create `model` from it.
+
+        `modelfile` is a `qwenkit.Modelfile`, Modelfile text, or a path to one (relative
+        FROM/ADAPTER paths then resolve against its folder unless `base_dir` is given).
+        """
         job = blobs.ModelfileJob.of(model, modelfile, base_dir)
         uploaded = {name: await self.create_blob(path) for name, path in job.files().items()}
         return await self._progress(job.call(uploaded, stream), stream)
 
     async def has_blob(self, digest: str) -> bool:
+        """Whether the server already holds the blob (HEAD /api/blobs/<digest>)."""
         return blobs.blob_exists(await self._http.head(blobs.blob_path(digest)), digest, self.host)
 
     async def create_blob(self, path: PathLike, *, progress: Progress | None = None) -> str:
-
+        """Upload a file unless the server has it; returns `sha256:<hex>` for `files=`."""
         digest = await anyio.to_thread.run_sync(blobs.file_digest, path)
         if await self.has_blob(digest):
             blobs.report_present(path, progress)
@@ -173,6 +203,7 @@ class AsyncClient:
         options: OptionsLike | None = None, keep_alive: KeepAlive | None = None,
         dimensions: int | None = None,
     ) -> EmbedResponse:  # fmt: skip
+        """One embedding vector per input (`/api/embed`)."""
         return await self._do(rq.embed(model, input, truncate, options, keep_alive, dimensions))
 
     @overload
@@ -196,6 +227,7 @@ class AsyncClient:
     async def generate(
         self, model: str, prompt: str | None = None, *, stream: bool = False, **kw: Any
     ) -> GenerateResponse | AsyncGenerateStream:
+        """Raw completion (`/api/generate`); `stream=True` yields `GenerateChunk`s."""
         call = rq.generate(model, prompt, stream, **kw)
         if stream:
             return agenerate_stream(self._lines(call), self.host)
@@ -232,7 +264,15 @@ class AsyncClient:
         self, model: str, messages: Messages = None, *, stream: bool = False,
         **kw: Any,
     ) -> ChatResponse | AsyncChatStream:  # fmt: skip
-        """`Client.chat`, awaited; async tools are awaited inside the tool loop."""
+        """Chat (`/api/chat`); `stream=True` yields `ChatChunk`s and `.final()` merges them.
+
+        Keywords as in `ollama.Client.chat` (`tools`, `format`, `options`, `keep_alive`,
+        `think`), plus `response_model=` (validated into `.parsed`, re-asked up to
+        `max_retries=2` times) and `run_tools=True` (runs the tools, at most
+        `max_tool_rounds=8` rounds; the transcript is in `.messages`).
+
+        Async tools are awaited inside the tool loop.
+        """
         plan = plan_chat(model, messages, stream, **kw)
         if plan.simple:
             return self._chat_stream(plan.first) if stream else await self._chat_once(plan.first)

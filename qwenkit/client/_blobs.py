@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import anyio
+
 from ..errors import ProtocolError
 from ..modelfile import Modelfile
 from ..types import ProgressResponse
@@ -58,8 +60,15 @@ def file_chunks(path: str | os.PathLike[str], progress: Progress | None) -> Iter
 async def afile_chunks(
     path: str | os.PathLike[str], progress: Progress | None
 ) -> AsyncIterator[bytes]:
-    for chunk in file_chunks(path, progress):
-        yield chunk
+    """`file_chunks` for the event loop: every read runs in a worker thread (a multi-GB GGUF
+    from a slow disk must not stall other tasks)."""
+    total, done = (await anyio.Path(path).stat()).st_size, 0
+    async with await anyio.open_file(path, "rb") as fh:
+        while chunk := await fh.read(_CHUNK):
+            done += len(chunk)
+            yield chunk
+            if progress:
+                progress(done, total)
 
 
 def report_present(path: str | os.PathLike[str], progress: Progress | None) -> None:

@@ -120,9 +120,11 @@ class Client:
         return self._do(rq.show(model))
 
     def delete(self, model: str) -> StatusResponse:
+        """Remove a local model; `ModelNotFoundError` if there is none of that name."""
         return self._do(rq.delete(model))
 
     def copy(self, source: str, destination: str) -> StatusResponse:
+        """Copy `source` to the new name `destination`; the blobs are shared, not copied."""
         return self._do(rq.copy(source, destination))
 
     @overload
