@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from .._common.config import is_local_host, resolve_host
+from .._common.names import model_present
 from ..client import AsyncClient
 from ..hardware import HardwareProfile, probe
 from ..types import RunningModel
@@ -43,13 +44,7 @@ async def model_facts(client: AsyncClient, model: str) -> tuple[limits.ModelFact
 
 
 def _same(name: str, wanted: str) -> bool:
-    """Ollama names match case-insensitively, with `:latest` implied."""
-
-    def norm(text: str) -> str:
-        text = text.lower()
-        return text if ":" in text.rsplit("/", 1)[-1] else text + ":latest"
-
-    return norm(name) == norm(wanted)
+    return model_present([name], wanted)
 
 
 async def unload(client: AsyncClient, model: str) -> None:
