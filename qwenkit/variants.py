@@ -7,10 +7,13 @@
 | `agent` | tool use, steadier sampling | same |
 | `long`  | contexts past 32K tokens (YaRN) | a local YaRN GGUF + the full TEMPLATE |
 
-Every variant sets `num_ctx` and Qwen's stop tokens explicitly, so nothing depends on what
-the library model happens to ship. The `long` variant is built from a bare GGUF file, which
-carries no Ollama template; without `TEMPLATE` the chat format and tool calling would be
-lost, so it always carries one (setup passes the server's own; `QWEN25_TEMPLATE` otherwise).
+Every variant sets `num_ctx`, Qwen's stop tokens and its `TEMPLATE` explicitly, so nothing
+depends on what the library model happens to ship. The template matters: the library
+qwen2.5 template writes each tool as `{{ .Function }}`, which Ollama 0.14 and later render
+as Go struct text (`{get_weather Current weather… {object <nil> …}}`), so a model
+inheriting it never sees a JSON schema; `QWEN25_TEMPLATE` writes `{{ json .Function }}`.
+The `long` variant is built from a bare GGUF file, which carries no Ollama template; setup
+passes it the server's own, repaired by `repair_template`.
 
 >>> mf = VARIANTS["json"].build("q4_K_M", 8192)
 >>> mf.from_, mf.parameters["num_ctx"], mf.parameters["temperature"]
@@ -21,6 +24,7 @@ lost, so it always carries one (setup passes the server's own; `QWEN25_TEMPLATE`
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
@@ -53,6 +57,8 @@ AGENT_SYSTEM = (
 #: lines; tool results go back as user turns wrapped in <tool_response>; a trailing
 #: assistant message is left open as a prefill, otherwise an assistant turn is opened.
 #: The first text after `.ToolCalls` is `<tool_call>`, which is how Ollama finds the tag.
+#: Tools go through `json`: Ollama's template value for a tool's function has no String
+#: method since 0.14, so a bare `{{ .Function }}` prints Go struct text.
 QWEN25_TEMPLATE = """\
 {{- if .Messages }}
 {{- if or .System .Tools }}<|im_start|>system
@@ -66,7 +72,7 @@ You may call one or more functions to assist with the user query.
 You are provided with function signatures within <tools></tools> XML tags:
 <tools>
 {{- range .Tools }}
-{"type": "function", "function": {{ .Function }}}
+{"type": "function", "function": {{ json .Function }}}
 {{- end }}
 </tools>
 
@@ -105,6 +111,22 @@ within <tool_call></tool_call> XML tags:
 {{ .Prompt }}<|im_end|>
 {{ end }}<|im_start|>assistant
 {{ end }}{{ .Response }}{{ if .Response }}<|im_end|>{{ end }}"""
+
+
+#: `{{ .Function }}` alone (trim markers allowed): the tool schema as Go struct text
+_BARE_FUNCTION = re.compile(r"\{\{(-?)\s*\.Function\s*(-?)\}\}")
+
+
+def repair_template(template: str) -> str:
+    """A chat template with every tool schema written as JSON (`{{ json .Function }}`).
+
+    The library qwen2.5 template prints `{{ .Function }}`, Go struct text on Ollama 0.14+;
+    everything else is kept as it is.
+
+    >>> repair_template('{"function": {{ .Function }}} {{ .Function.Name }}')
+    '{"function": {{ json .Function }}} {{ .Function.Name }}'
+    """
+    return _BARE_FUNCTION.sub(lambda m: f"{{{{{m[1]} json .Function {m[2]}}}}}", template)
 
 
 class UnknownVariantError(QwenkitError):
@@ -162,11 +184,13 @@ def _library_variant(
     default_system: str,
     sampling: Mapping[str, float | int],
 ) -> Modelfile:
-    """FROM the library tag; Ollama clamps num_ctx to the trained 32K, so refuse more."""
+    """FROM the library tag, with Qwen2.5's template in place of the inherited one (see the
+    module docstring); Ollama clamps num_ctx to the trained 32K, so refuse more."""
     _check_ctx(num_ctx, catalog.ARCH.context_length, variant)
     prompt = default_system if system is None else system
     return Modelfile(
         from_=catalog.quant_tag(quant).tag,
+        template=QWEN25_TEMPLATE,
         parameters=_base_parameters(num_ctx, sampling),
         system=prompt or None,
     )
@@ -212,7 +236,7 @@ def long(
     prompt = QWEN_DEFAULT_SYSTEM if system is None else system
     return Modelfile(
         from_=gguf if gguf is not None else yarn_gguf_filename(quant, num_ctx),
-        template=template if template is not None else QWEN25_TEMPLATE,
+        template=repair_template(template) if template is not None else QWEN25_TEMPLATE,
         parameters=_base_parameters(num_ctx, catalog.SAMPLING),
         system=prompt or None,
     )
@@ -311,5 +335,6 @@ __all__ = [
     "model_name",
     "modelfile_filename",
     "render_variant",
+    "repair_template",
     "yarn_gguf_filename",
 ]

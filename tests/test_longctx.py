@@ -34,7 +34,13 @@ from qwenkit.longctx import (
 )
 from qwenkit.setup._long import build_long
 from qwenkit.setup.verify import ExpectedModel, check_loaded
-from qwenkit.variants import QWEN25_TEMPLATE, QWEN_DEFAULT_SYSTEM, VARIANTS, yarn_gguf_filename
+from qwenkit.variants import (
+    QWEN25_TEMPLATE,
+    QWEN_DEFAULT_SYSTEM,
+    VARIANTS,
+    repair_template,
+    yarn_gguf_filename,
+)
 from tests.fake_ollama import QWEN_TEMPLATE, FakeOllama
 from tests.gguf_factory import make_qwen2_gguf
 
@@ -114,7 +120,8 @@ def test_long_variant_end_to_end(fake: FakeOllama, base_gguf: Path, tmp_path: Pa
         assert {s: d == t for s, (d, t) in progress.items()} == {"extend": True, "upload": True}
 
         created = fake.models[LONG]
-        assert created.template == QWEN_TEMPLATE  # the chat template survives
+        # the chat template survives, its tool schemas repaired to print as JSON
+        assert created.template == repair_template(QWEN_TEMPLATE) != QWEN_TEMPLATE
         files = fake.requests_to("/api/create")[-1].json["files"]
         assert files == {yarn_gguf_filename("q4_K_M", 131072): ready.digest}
         assert created.parameters["stop"] == STOP and created.parameters["num_ctx"] == 131072
@@ -192,7 +199,7 @@ def test_setup_gives_the_long_variant_its_own_settings_and_the_base_template(
     with Client(fake.url) as client:
         action, _ = setup_long(client, tmp_path / "work")
         created = fake.models[LONG]
-        assert action == "created" and created.template == QWEN_TEMPLATE
+        assert action == "created" and created.template == repair_template(QWEN_TEMPLATE)
         assert created.system == QWEN_DEFAULT_SYSTEM
         expected = VARIANTS["long"].build("q4_K_M", 131072).parameters
         assert {k: created.parameters[k] for k in expected} == expected
@@ -200,7 +207,7 @@ def test_setup_gives_the_long_variant_its_own_settings_and_the_base_template(
         assert setup_long(client, tmp_path / "work") == ("unchanged", [])
         created.template = "{{ .Prompt }}"  # drifted: rebuilt with the base's template
         action, events = setup_long(client, tmp_path / "work")
-        assert action == "updated" and fake.models[LONG].template == QWEN_TEMPLATE
+        assert action == "updated" and fake.models[LONG].template == repair_template(QWEN_TEMPLATE)
         assert steps(events, StepSkipped) == ["extend", "upload"]
 
 

@@ -6,11 +6,13 @@ import re
 import shutil
 import subprocess
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
 from qwenkit import catalog, variants
 from qwenkit.errors import PlanError
+from qwenkit.longctx import chat_template
 from qwenkit.modelfile import Modelfile
 from qwenkit.variants import (
     DEFAULT_VARIANTS,
@@ -47,7 +49,7 @@ def test_library_variants(name: str, quant: str, ctx: int) -> None:
     assert mf.from_ == f"qwen2.5:7b-instruct-{catalog.quant_tag(quant).quant}"
     assert mf.parameters["num_ctx"] == ctx
     assert mf.parameters["stop"] == ["<|im_start|>", "<|im_end|>"]
-    assert mf.template is None  # inherited from the library model
+    assert mf.template == QWEN25_TEMPLATE  # not the library's: its tools print as Go structs
     assert mf.system
     assert Modelfile.parse(mf.render()) == mf
 
@@ -107,6 +109,22 @@ def test_long_variant_takes_the_servers_template_and_a_gguf_path() -> None:
     assert (mf.from_, mf.template) == ("/data/y.gguf", "{{ .Prompt }}")
     with pytest.raises(PlanError):
         variants.long("q4_K_M", 131073)
+
+
+#: the tools line of the library qwen2.5 template: Go struct text on Ollama 0.14+
+LIBRARY_TOOLS_LINE = '{"type": "function", "function": {{ .Function }}}'
+
+
+def test_a_server_template_with_bare_function_is_repaired_everywhere_it_is_used() -> None:
+    library = QWEN25_TEMPLATE.replace("{{ json .Function }}", "{{ .Function }}")
+    assert LIBRARY_TOOLS_LINE in library and LIBRARY_TOOLS_LINE not in QWEN25_TEMPLATE
+    assert variants.repair_template(library) == QWEN25_TEMPLATE
+    assert variants.repair_template("{{- .Function -}}") == "{{- json .Function -}}"
+    assert variants.repair_template(QWEN25_TEMPLATE) == QWEN25_TEMPLATE
+    long = VARIANTS["long"].build("q4_K_M", 65536, gguf="y.gguf", template=library)
+    assert long.template == QWEN25_TEMPLATE
+    assert chat_template(SimpleNamespace(template=library)) == QWEN25_TEMPLATE
+    assert chat_template(SimpleNamespace(template=None)) == QWEN25_TEMPLATE
 
 
 def test_long_variant_create_request_uploads_the_gguf(tmp_path: Path) -> None:
@@ -175,6 +193,7 @@ def test_template_blocks_are_balanced() -> None:
 
 def test_template_uses_only_simple_constructs() -> None:
     allowed = {"if", "else", "range", "end", "not", "and", "or", "eq", "ne", "len", "slice"}
+    allowed.add("json")  # Ollama's own template function, there since 0.2.6
     for action in ACTION.findall(QWEN25_TEMPLATE):
         bare = re.sub(r'"[^"]*"', "", action)  # drop string literals such as "user"
         for word in re.findall(r"(?<![.$\w])([a-z]\w*)", bare):
@@ -206,13 +225,12 @@ import (
 	"text/template"
 )
 
+// As Ollama 0.32's templateToolFunction: no String method, so only `json` prints it as JSON.
 type Fn struct {
 	Name        string         `json:"name"`
 	Description string         `json:"description"`
 	Parameters  map[string]any `json:"parameters"`
 }
-
-func (f Fn) String() string { b, _ := json.Marshal(f); return string(b) }
 
 type Tool struct{ Function Fn }
 type Args map[string]any
@@ -231,7 +249,9 @@ type Msg struct {
 
 func main() {
 	src, _ := os.ReadFile(os.Args[1])
-	t := template.Must(template.New("").Parse(string(src)))
+	asJSON := func(v any) string { b, _ := json.Marshal(v); return string(b) }
+	funcs := template.FuncMap{"json": asJSON}
+	t := template.Must(template.New("").Funcs(funcs).Parse(string(src)))
 	tools := []Tool{{Function: Fn{Name: "get_weather", Description: "Weather",
 		Parameters: map[string]any{"type": "object"}}}}
 	runs := []map[string]any{

@@ -30,7 +30,7 @@ from .._common.events import Event
 from ..catalog import MODEL, TAGS
 from ..errors import ModelNotFoundError, QwenkitError, SetupError
 from ..modelfile import parse_show_parameters
-from ..variants import QWEN25_TEMPLATE, yarn_gguf_filename
+from ..variants import QWEN25_TEMPLATE, repair_template, yarn_gguf_filename
 from ._check import (
     LongInputResult,
     PasskeyPrompt,
@@ -113,13 +113,14 @@ def extended_name(base_model: str, num_ctx: int) -> str:
 
 
 def chat_template(shown: Any) -> str:
-    """The base model's TEMPLATE (the real library one) when it has one, else Qwen2.5's own.
+    """The base model's TEMPLATE (the real library one) when it has one, else Qwen2.5's own;
+    tool schemas repaired to print as JSON (see `qwenkit.variants.repair_template`).
 
     A model created from a bare GGUF has no template: without one Ollama would send raw
     text, losing the chat format and tool calling.
     """
 
-    return getattr(shown, "template", None) or QWEN25_TEMPLATE
+    return repair_template(getattr(shown, "template", None) or QWEN25_TEMPLATE)
 
 
 @dataclass(frozen=True)
