@@ -5,6 +5,9 @@ until stdin closes. Binds 127.0.0.1 only.
 
     POST /api/chat  {"stream": false}  -> one chat JSON
     POST /api/chat  {"stream": true}   -> 200 NDJSON chunks + a final done line, chunked
+
+With `--openai` it answers any POST as vLLM's `/v1/chat/completions` does: one JSON, or an
+event stream of 200 text chunks (`stream: true`).
 """
 
 from __future__ import annotations
@@ -59,7 +62,62 @@ def _streamed() -> bytes:
     return b"".join(out)
 
 
-SINGLE, STREAMED = _single(), _streamed()
+def _openai_single() -> bytes:
+    text = "The capital of France is Paris. " * 4
+    body = json.dumps(
+        {
+            "id": "chatcmpl-0",
+            "object": "chat.completion",
+            "created": 1766311200,
+            "model": "qwen2.5-7b-instruct",
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": text, "tool_calls": []},
+                    "logprobs": None,
+                    "finish_reason": "stop",
+                }
+            ],
+            "usage": {"prompt_tokens": 26, "total_tokens": 226, "completion_tokens": 200},
+        }
+    ).encode()
+    head = (
+        f"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+    )
+    return head.encode() + body
+
+
+def _openai_streamed() -> bytes:
+    """vLLM's event stream: role chunk, 200 text chunks, finish chunk, usage chunk, [DONE]."""
+    head = (
+        b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream; charset=utf-8\r\n"
+        b"Transfer-Encoding: chunked\r\n\r\n"
+    )
+    base = {"id": "chatcmpl-0", "object": "chat.completion.chunk", "created": 1766311200}
+    base["model"] = "qwen2.5-7b-instruct"
+
+    def chunk(delta: dict[str, object], finish: str | None = None) -> dict[str, object]:
+        choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}
+        return {**base, "choices": [choice]}
+
+    events: list[object] = [chunk({"role": "assistant", "content": ""})]
+    events += [chunk({"content": f" tok{i}"}) for i in range(CHUNKS)]
+    events.append(chunk({"content": ""}, "stop"))
+    usage = {"prompt_tokens": 26, "total_tokens": 26 + CHUNKS, "completion_tokens": CHUNKS}
+    events.append({**base, "choices": [], "usage": usage})
+    out = [head]
+    for event in [*events, "[DONE]"]:  # one HTTP chunk per event, as vLLM flushes per token
+        text = event if isinstance(event, str) else json.dumps(event, separators=(",", ":"))
+        line = f"data: {text}\n\n".encode()
+        out.append(f"{len(line):x}\r\n".encode() + line + b"\r\n")
+    out.append(b"0\r\n\r\n")
+    return b"".join(out)
+
+
+if "--openai" in sys.argv:  # an OpenAI-compatible server (vLLM's shapes) instead
+    SINGLE, STREAMED = _openai_single(), _openai_streamed()
+else:
+    SINGLE, STREAMED = _single(), _streamed()
 
 
 async def _handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -71,7 +129,7 @@ async def _handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) ->
                 if line.lower().startswith(b"content-length:"):
                     length = int(line.split(b":", 1)[1])
             body = await reader.readexactly(length) if length else b""
-            streamed = b'"stream":false' not in body.replace(b" ", b"")
+            streamed = b'"stream":true' in body.replace(b" ", b"")
             writer.write(STREAMED if streamed else SINGLE)
             await writer.drain()
     except (asyncio.IncompleteReadError, ConnectionError, asyncio.CancelledError):

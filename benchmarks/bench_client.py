@@ -93,14 +93,17 @@ def cpu_and_wall(func: Callable[[], object]) -> tuple[float, float]:
 Row = tuple[str, str, float, float, float, float]
 
 
-def bench_calls(rounds: int, block: int, host: str) -> list[Row]:
+Contenders = Callable[[str], dict[str, dict[str, Callable[[], object]]]]
+
+
+def bench_calls(rounds: int, block: int, host: str, make: Contenders = contenders) -> list[Row]:
     """Each round runs every contender for `block` calls in a row (as a script calling one
     client repeatedly would), contenders in a fresh random order, each call timed alone.
     A burst of load elsewhere or the caches one contender leaves to the next hit all of them
     alike, and the median of the single calls ignores the bursts."""
     rows = []
     shuffle = random.Random(3).shuffle
-    for case, funcs in contenders(host).items():
+    for case, funcs in make(host).items():
         for func in funcs.values():  # warm up: connections, lazy model building
             for _ in range(20):
                 func()

@@ -41,6 +41,9 @@ __version__ = "0.1.0"
 _LAZY: dict[str, str] = {
     "Client": "qwenkit.client",
     "AsyncClient": "qwenkit.client",
+    "OpenAIClient": "qwenkit.client",
+    "AsyncOpenAIClient": "qwenkit.client",
+    "connect": "qwenkit.client",
     "Modelfile": "qwenkit.modelfile",
     "Options": "qwenkit.options",
     "HardwareProfile": "qwenkit.hardware",
@@ -54,8 +57,8 @@ _SUBMODULES = frozenset(
     {
         "bench",
         "catalog",
-        "deploy",
         "client",
+        "deploy",
         "errors",
         "hardware",
         "longctx",
@@ -71,7 +74,7 @@ _SUBMODULES = frozenset(
 )
 
 if TYPE_CHECKING:
-    from .client import AsyncClient, Client
+    from .client import AsyncClient, AsyncOpenAIClient, Client, OpenAIClient, connect
     from .hardware import HardwareProfile, probe
     from .modelfile import Modelfile
     from .options import Options
@@ -94,6 +97,7 @@ def __dir__() -> list[str]:
 
 __all__ = [
     "AsyncClient",
+    "AsyncOpenAIClient",
     "Client",
     "GGUFError",
     "HardwareProfile",
@@ -103,6 +107,7 @@ __all__ = [
     "OllamaError",
     "OllamaTimeoutError",
     "OllamaUnavailableError",
+    "OpenAIClient",
     "Options",
     "Plan",
     "PlanError",
@@ -116,6 +121,7 @@ __all__ = [
     "VerificationError",
     "WebUIError",
     "__version__",
+    "connect",
     "plan",
     "probe",
 ]

@@ -3,7 +3,8 @@
 ```
 QwenkitError                      root; `.hint` says what to do, `.exit_code` is the CLI's
 ├── ModelfileError                a Modelfile Ollama would refuse, or a value no Modelfile can hold
-├── OllamaError                   anything between us and the Ollama server
+├── OllamaError                   anything between us and the server: Ollama, or for
+│   │                             `OpenAIClient` any OpenAI-compatible one (vLLM, Ollama's /v1)
 │   ├── OllamaUnavailableError    nothing listening / DNS failure / connection dropped
 │   │                             (also a `ConnectionError`, as the `ollama` client raises)
 │   ├── OllamaTimeoutError        connect or read timeout
@@ -93,26 +94,41 @@ class OllamaUnavailableError(OllamaError, ConnectionError):
 
     exit_code = 3
 
-    def __init__(self, host: str, *, detail: str | None = None) -> None:
+    def __init__(
+        self,
+        host: str,
+        *,
+        detail: str | None = None,
+        server: str | None = None,
+        hint: str | None = None,
+    ) -> None:
         where = f"nothing answered at {host}" + (f" ({detail})" if detail else "")
-        super().__init__(
-            CONNECTION_ERROR_MESSAGE,
-            host=host,
-            hint=(
+        if server is None:  # Ollama, in the `ollama` client's words
+            message = CONNECTION_ERROR_MESSAGE
+            hint = hint or (
                 f"{where}: start it with `ollama serve` (install from ollama.com), or point "
                 "OLLAMA_HOST / --host at a running server"
-            ),
-        )
+            )
+        else:  # another server (`OpenAIClient`): say which
+            message = f"cannot reach {server}: {where}"
+        super().__init__(message, host=host, hint=hint)
         self.detail = detail
 
 
 class OllamaTimeoutError(OllamaError):
     """The server did not answer (or stopped sending) within the timeout."""
 
-    def __init__(self, host: str, *, phase: str = "read", timeout: float | None = None) -> None:
+    def __init__(
+        self,
+        host: str,
+        *,
+        phase: str = "read",
+        timeout: float | None = None,
+        server: str = "Ollama",
+    ) -> None:
         after = f" after {timeout:g}s" if timeout is not None else ""
         super().__init__(
-            f"Ollama at {host} timed out ({phase}){after}",
+            f"{server} at {host} timed out ({phase}){after}",
             host=host,
             hint="the server may be loading a model or overloaded; retry or raise the timeout",
         )

@@ -7,6 +7,16 @@ structured output (`structured`) and tool calling (`tools`).
 
 from ._async_client import AsyncClient
 from ._client import Client, file_digest
+from ._openai_client import AsyncOpenAIClient, OpenAIClient, connect
 from ._streaming import AsyncChatStream, ChatStream
 
-__all__ = ["AsyncChatStream", "AsyncClient", "ChatStream", "Client", "file_digest"]
+__all__ = [
+    "AsyncChatStream",
+    "AsyncClient",
+    "AsyncOpenAIClient",
+    "ChatStream",
+    "Client",
+    "OpenAIClient",
+    "connect",
+    "file_digest",
+]

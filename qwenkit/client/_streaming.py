@@ -127,9 +127,9 @@ def _nothing() -> None:
     return None
 
 
-def _truncated(host: str) -> ProtocolError:
+def _truncated(host: str, server: str = "Ollama") -> ProtocolError:
     return ProtocolError(
-        f"the stream from Ollama at {host} ended before its final line",
+        f"the stream from {server} at {host} ended before its final line",
         host=host,
         hint="the server closed the connection early (crash or restart?); retry the call",
     )
@@ -158,11 +158,17 @@ def _parse(validate: Callable[[bytes], C], line: bytes, host: str) -> C:
 
 
 def typed(
-    lines: Iterator[bytes], validate: Callable[[bytes], Any], host: str, acc: Any, box: _Box[Any]
+    lines: Iterator[bytes],
+    validate: Callable[[bytes], Any],
+    host: str,
+    acc: Any,
+    box: _Box[Any],
+    server: str = "Ollama",
 ) -> Generator[Any, None, None]:
     """Typed chunks up to `done`, merged as they pass; a short stream is a `ProtocolError`.
 
-    `validate` raises on a malformed line and on an `{"error": ...}` line (see `_chunks`).
+    `validate` raises on a malformed line and on an `{"error": ...}` line (see `_chunks`), and
+    returns None for a line that carries no chunk of its own (OpenAI-style event streams).
     Flat on purpose (`_parse` inlined, no generator layers): this loop runs once per token.
     """
     add = acc.add
@@ -172,6 +178,8 @@ def typed(
                 chunk = validate(line)
             except (ValidationError, ErrorLine) as err:
                 raise line_error(line, err, host) from None
+            if chunk is None:
+                continue
             add(chunk)
             yield chunk
             if chunk.done:
@@ -179,7 +187,7 @@ def typed(
                 for _ in lines:  # read the response's end, so its connection can be reused
                     pass
                 return
-        raise _truncated(host)
+        raise _truncated(host, server)
     finally:  # release the connection now, not when a traceback lets go of `lines`
         getattr(lines, "close", _nothing)()
 
@@ -190,6 +198,7 @@ async def atyped(
     host: str,
     acc: Any,
     box: _Box[Any],
+    server: str = "Ollama",
 ) -> AsyncGenerator[Any, None]:
     """`typed` for async line streams (flat for the same reason)."""
     add = acc.add
@@ -199,6 +208,8 @@ async def atyped(
                 chunk = validate(line)
             except (ValidationError, ErrorLine) as err:
                 raise line_error(line, err, host) from None
+            if chunk is None:
+                continue
             add(chunk)
             yield chunk
             if chunk.done:
@@ -206,7 +217,7 @@ async def atyped(
                 async for _ in lines:  # the response's end: its connection can be reused
                     pass
                 return
-        raise _truncated(host)
+        raise _truncated(host, server)
     finally:
         closer = getattr(lines, "aclose", None)
         if closer is not None:

@@ -59,22 +59,30 @@ _TIMEOUT_PHASES: dict[type[Exception], str] = {
 
 
 def transport_error(
-    exc: Exception, host: str, *, started: bool, timeout: httpx.Timeout
+    exc: Exception,
+    host: str,
+    *,
+    started: bool,
+    timeout: httpx.Timeout,
+    server: str | None = None,
+    unavailable_hint: str | None = None,
 ) -> Exception:
-    """Translate an httpx exception; `started` says whether a response had begun."""
+    """Translate an httpx exception; `started` says whether a response had begun.
+
+    `server` names the other side when it is not Ollama (`OpenAIClient`)."""
     if isinstance(exc, httpx.TimeoutException):
         phase = _TIMEOUT_PHASES.get(type(exc), "read")
         limit = getattr(timeout, phase, None)
-        return OllamaTimeoutError(host, phase=phase, timeout=limit)
+        return OllamaTimeoutError(host, phase=phase, timeout=limit, server=server or "Ollama")
     detail = str(exc) or type(exc).__name__
     if started:
         return ProtocolError(
-            f"connection to Ollama at {host} dropped mid-response ({detail})",
+            f"connection to {server or 'Ollama'} at {host} dropped mid-response ({detail})",
             host=host,
             hint="the server may have restarted or crashed; retry the call",
         )
     if isinstance(exc, (httpx.TransportError, httpx.InvalidURL)):
-        return OllamaUnavailableError(host, detail=detail)
+        return OllamaUnavailableError(host, detail=detail, server=server, hint=unavailable_hint)
     return ProtocolError(f"unexpected HTTP failure talking to {host}: {detail}", host=host)
 
 
@@ -100,7 +108,12 @@ def _error_message(body: bytes) -> str:
     except ValueError:
         return text[:500]
     if isinstance(data, dict) and "error" in data:
-        return str(data["error"])
+        error = data["error"]  # Ollama: a string; OpenAI-compatible servers: an object
+        if isinstance(error, dict) and "message" in error:
+            return str(error["message"])
+        return str(error)
+    if isinstance(data, dict) and data.get("object") == "error" and "message" in data:
+        return str(data["message"])  # vLLM ≤ 0.10's flat error body
     return text[:500]
 
 
@@ -219,6 +232,9 @@ def default_headers(extra: Mapping[str, str] | None) -> dict[str, str]:
 class _Base(Generic[H]):
     """What both transports share: settings, the lazily built httpx client, error mapping."""
 
+    server: str | None = None  # how errors name the other side (None: Ollama)
+    unavailable_hint: str | None = None  # None: how to start Ollama
+
     def __init__(
         self,
         host: str,
@@ -246,7 +262,14 @@ class _Base(Generic[H]):
         return self._client
 
     def _fail(self, exc: Exception, *, started: bool) -> Exception:
-        return transport_error(exc, self.host, started=started, timeout=self.timeout)
+        return transport_error(
+            exc,
+            self.host,
+            started=started,
+            timeout=self.timeout,
+            server=self.server,
+            unavailable_hint=self.unavailable_hint,
+        )
 
     def _status(self, response: httpx.Response, body: bytes, model: str | None) -> ResponseError:
         return status_error(response.status_code, body, self.host, model=model)
