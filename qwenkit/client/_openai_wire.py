@@ -177,19 +177,22 @@ def chat_response(body: bytes, host: str) -> ChatResponse:
         choice = data["choices"][0]
         message = choice["message"]
         usage = data.get("usage") or {}
-        return ChatResponse(
-            model=data.get("model", ""),
-            created_at=_iso(data.get("created")),
-            message=Message(
-                role=message.get("role") or "assistant",
-                content=message.get("content") or "",
-                thinking=message.get("reasoning") or message.get("reasoning_content"),
-                tool_calls=tool_calls(message.get("tool_calls"), host),
-            ),
-            done=True,
-            done_reason=_FINISH.get(choice.get("finish_reason"), choice.get("finish_reason")),
-            prompt_eval_count=usage.get("prompt_tokens") or 0,
-            eval_count=usage.get("completion_tokens") or 0,
+        finish = choice.get("finish_reason")
+        return ChatResponse.model_validate(
+            {
+                "model": data.get("model", ""),
+                "created_at": _iso(data.get("created")),
+                "message": Message(
+                    role=message.get("role") or "assistant",
+                    content=message.get("content") or "",
+                    thinking=message.get("reasoning") or message.get("reasoning_content"),
+                    tool_calls=tool_calls(message.get("tool_calls"), host),
+                ),
+                "done": True,
+                "done_reason": _FINISH.get(finish, finish),
+                "prompt_eval_count": usage.get("prompt_tokens") or 0,
+                "eval_count": usage.get("completion_tokens") or 0,
+            }
         )
     except (ValueError, KeyError, IndexError, TypeError) as exc:
         raise ProtocolError(
