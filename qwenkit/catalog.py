@@ -15,7 +15,6 @@ GiB = 1 << 30
 MiB = 1 << 20
 
 MODEL = "qwen2.5:7b-instruct"
-FAMILY = "qwen2.5"
 ARCHITECTURE = "qwen2"
 
 

@@ -82,7 +82,6 @@ def test_single_nvidia_gpu():
     assert gpu.memory_total_bytes == 24564 * MiB
     assert gpu.memory_free_bytes == 23975 * MiB
     assert gpu.driver == "550.54.14" and not gpu.unified
-    assert not profile.cpu_only
 
 
 def test_two_nvidia_gpus():
@@ -108,7 +107,7 @@ def test_unified_memory_board_reports_na_memory():
 def test_failing_driver_degrades_to_no_gpu_with_a_note():
     failed = CompletedResult(9, fixture("nvidia_failed_driver.txt"))
     profile = Machine({"nvidia-smi": failed}, LINUX_FILES).probe()
-    assert profile.gpus == [] and profile.cpu_only
+    assert profile.gpus == []
     assert any("exit 9" in n and "couldn't communicate" in n for n in profile.notes)
     assert profile.ram_total_bytes  # the rest of the probe still ran
 
@@ -214,7 +213,7 @@ def test_cpu_only_linux_from_recorded_proc_files():
     profile = Machine({}, LINUX_FILES).probe()
     total, available = parse_meminfo(fixture("linux_cpu_only.meminfo"))
     assert (profile.ram_total_bytes, profile.ram_available_bytes) == (total, available)
-    assert profile.cpu_only and profile.gpus == []
+    assert profile.gpus == []
     assert "avx2" in profile.cpu_flags and profile.cpu_cores
     assert any("no NVIDIA or AMD GPU" in n for n in profile.notes)
 
@@ -356,7 +355,7 @@ def test_this_machine_cpu_only_with_the_right_ram():
     assert profile.ram_total_bytes == total
     assert profile.ram_available_bytes is not None and profile.ram_available_bytes <= total
     if not shutil.which("nvidia-smi") and not shutil.which("rocm-smi"):
-        assert profile.cpu_only
+        assert profile.gpus == []
 
 
 def test_to_dict_matches_the_issue_shape():

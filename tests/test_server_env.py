@@ -93,8 +93,6 @@ def test_guide_covers_three_platforms_and_booleans_become_digits():
     guide = server_env_guide({"OLLAMA_FLASH_ATTENTION": True})
     assert guide.env == {"OLLAMA_FLASH_ATTENTION": "1"}
     assert [i.platform for i in guide.instructions] == ["linux", "darwin", "windows"]
-    assert guide.for_platform("macos").platform == "darwin"
-    assert guide.for_platform("win32").platform == "windows"
     data = guide.to_dict()
     assert 'Environment="OLLAMA_FLASH_ATTENTION=1"' in data["instructions"]["linux"]
 
@@ -102,7 +100,7 @@ def test_guide_covers_three_platforms_and_booleans_become_digits():
 def test_empty_env_needs_no_instructions():
     guide = server_env_guide({})
     assert guide.instructions == ()
-    assert guide.for_platform("linux") is None
+    assert guide.to_dict()["instructions"] == {}
 
 
 def plan_dict(num_ctx=32768, kv="f16", fa=False):

@@ -229,3 +229,21 @@ def test_a_plan_beyond_32k_adds_the_long_variant_and_caps_the_others(long_fake, 
     assert long_fake.models["qwenkit-chat"].parameters["num_ctx"] == 32768
     assert long_fake.models["qwenkit-long"].parameters["num_ctx"] == 65536
     assert evs[-1].failed == []
+
+
+def test_setup_plans_with_the_probe_options(tmp_path):
+    """`probe --parallel 2 --allow-fp16` shows the plan `setup` with the same flags applies."""
+    from qwenkit.cli.probe import probe as probe_command
+    from qwenkit.cli.setup import setup as setup_command
+    from qwenkit.planner import plan
+
+    planner_flags = {"ctx", "quant", "parallel", "allow_fp16"}
+    for command in (probe_command, setup_command):
+        assert planner_flags <= {p.name for p in command.params}
+    options = SetupOptions(
+        host="127.0.0.1:9", dry_run=True, out=tmp_path, parallel=2, allow_fp16=True
+    )
+    planned = next(e for e in run_setup(options, profile=gpu_box()) if e.kind == "plan")
+    expected = plan(gpu_box(), parallel=2, allow_fp16=True)
+    assert planned.plan == expected.to_dict()
+    assert planned.plan["parallel"] == 2 and planned.plan != plan(gpu_box()).to_dict()

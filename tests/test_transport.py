@@ -23,7 +23,7 @@ from qwenkit import (
     QwenkitError,
     ResponseError,
 )
-from qwenkit.client._transport import split_lines, status_error
+from qwenkit.client._transport import AsyncTransport, SyncTransport, status_error
 from qwenkit.errors import CONNECTION_ERROR_MESSAGE
 
 MODES = ["sync", "sync-stream", "async", "async-stream"]
@@ -336,15 +336,32 @@ def test_status_error_without_model_is_a_plain_response_error() -> None:
     assert err.status_code == 404 and "Ollama server" in (err.hint or "")
 
 
-def test_split_lines_handles_any_chunking() -> None:
+def test_ndjson_lines_survive_any_chunking() -> None:
+    """The transports frame lines however the bytes arrive (blank lines and CRLF included)."""
     data = b'{"a":1}\n\n{"b":2}\r\n{"c":3}'
+    want = [b'{"a":1}', b'{"b":2}', b'{"c":3}']
     for size in range(1, len(data) + 1):
         parts = [data[i : i + size] for i in range(0, len(data), size)]
-        assert [line.strip() for line in split_lines(parts)] == [
-            b'{"a":1}',
-            b'{"b":2}',
-            b'{"c":3}',
-        ]
+
+        def sync_body(request: httpx.Request, parts: list[bytes] = parts) -> httpx.Response:
+            return httpx.Response(200, content=iter(parts))
+
+        async def async_parts(parts: list[bytes] = parts) -> Any:
+            for part in parts:
+                yield part
+
+        def async_body(request: httpx.Request) -> httpx.Response:
+            return httpx.Response(200, content=async_parts())
+
+        sync = SyncTransport("http://127.0.0.1:1", transport=httpx.MockTransport(sync_body))
+        assert [line.strip() for line in sync.lines("POST", "/api/chat")] == want
+
+        async def read_async() -> list[bytes]:
+            mock = httpx.MockTransport(async_body)
+            transport = AsyncTransport("http://127.0.0.1:1", transport=mock)
+            return [line.strip() async for line in transport.lines("POST", "/api/chat")]
+
+        assert asyncio.run(read_async()) == want
 
 
 @pytest.mark.parametrize("mode", ["sync-stream", "async-stream"])

@@ -164,7 +164,7 @@ def test_authenticate_prefers_token_then_env_then_signin(monkeypatch: pytest.Mon
             monkeypatch.setenv("OPEN_WEBUI_TOKEN", "env-token")
             client.authenticate()
             assert signin.call_count == 1
-            assert client.has_token
+            assert "token=set" in repr(client)
 
 
 def test_failed_signin_hint() -> None:

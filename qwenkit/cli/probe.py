@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any, TypeVar
+
 import click
 
 from ..hardware import GPU, HardwareProfile
@@ -9,25 +12,38 @@ from ..hardware import probe as probe_hardware
 from ..planner import Plan, plan
 from ._render import emit_json, format_bytes, json_option
 
+F = TypeVar("F", bound=Callable[..., Any])
+
 WIDTH = 12
 
 
+def plan_options(command: F) -> F:
+    """The planner's options, the same on `probe` and `setup` (so probe shows what setup does)."""
+    for option in reversed(
+        [
+            click.option("--ctx", type=click.IntRange(512), help="Target context in tokens."),
+            click.option("--quant", help="Force a quantization tag, e.g. q5_K_M."),
+            click.option(
+                "--parallel",
+                type=click.IntRange(1),
+                default=1,
+                show_default=True,
+                help="Requests served at once (each holds a full context).",
+            ),
+            click.option("--allow-fp16", is_flag=True, help="Let the plan pick fp16 when it fits."),
+        ]
+    ):
+        command = option(command)
+    return command
+
+
 @click.command("probe")
-@click.option("--ctx", "target_ctx", type=click.IntRange(1), help="Target context in tokens.")
-@click.option("--quant", help="Force a quantization tag, e.g. q5_K_M.")
-@click.option(
-    "--parallel",
-    type=click.IntRange(1),
-    default=1,
-    show_default=True,
-    help="Requests served at once (each holds a full context).",
-)
-@click.option("--allow-fp16", is_flag=True, help="Let the plan pick fp16 when it fits.")
+@plan_options
 @click.option("--host", help="Ollama server to ask for its version and loaded models.")
 @click.option("--offline", is_flag=True, help="Do not contact an Ollama server.")
 @json_option
 def probe(
-    target_ctx: int | None,
+    ctx: int | None,
     quant: str | None,
     parallel: int,
     allow_fp16: bool,
@@ -37,9 +53,7 @@ def probe(
 ) -> None:
     """Show the hardware and the plan that fits it."""
     profile = probe_hardware(host=host, query_server=not offline)
-    chosen = plan(
-        profile, target_ctx=target_ctx, quant=quant, parallel=parallel, allow_fp16=allow_fp16
-    )
+    chosen = plan(profile, target_ctx=ctx, quant=quant, parallel=parallel, allow_fp16=allow_fp16)
     if as_json:
         emit_json({"hardware": profile.to_dict(), "plan": chosen.to_dict()})
     else:

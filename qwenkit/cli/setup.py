@@ -13,6 +13,7 @@ from ..setup import SetupOptions, Summary, run_setup
 from ..variants import DEFAULT_VARIANTS
 from ._render import emit_json, json_option, report_error
 from ._setup_view import HumanView, JsonView
+from .probe import plan_options
 
 if TYPE_CHECKING:
     from ..planner import Plan
@@ -34,8 +35,7 @@ def split_names(_ctx: object, _param: object, values: tuple[str, ...]) -> tuple[
 @click.option("--dry-run", is_flag=True, help="Probe, plan and write Modelfiles; no server.")
 @click.option("--yes", "-y", is_flag=True, help="Do not ask to confirm the plan.")
 @click.option("--host", help="Ollama URL (default: OLLAMA_HOST, then 127.0.0.1:11434).")
-@click.option("--quant", help="Force a quantization, e.g. q4_K_M.")
-@click.option("--ctx", type=click.IntRange(min=512), help="Target context length (num_ctx).")
+@plan_options
 @click.option(
     "--variants",
     multiple=True,
@@ -54,6 +54,12 @@ def split_names(_ctx: object, _param: object, values: tuple[str, ...]) -> tuple[
 )
 @click.option("--force", is_flag=True, help="Overwrite Modelfiles you edited.")
 @click.option(
+    "--verify/--no-verify",
+    default=True,
+    show_default=True,
+    help="Check what Ollama loaded (config, offload, a JSON answer, a tool call).",
+)
+@click.option(
     "--stall-timeout",
     type=click.FloatRange(min=0.1),
     default=120.0,
@@ -70,12 +76,15 @@ def setup(
     dry_run: bool,
     yes: bool,
     host: str | None,
-    quant: str | None,
     ctx: int | None,
+    quant: str | None,
+    parallel: int,
+    allow_fp16: bool,
     variants: tuple[str, ...],
     prefix: str,
     out: Path,
     force: bool,
+    verify: bool,
     stall_timeout: float,
     long_check: int | None,
     as_json: bool,
@@ -91,11 +100,14 @@ def setup(
         host=host,
         quant=quant,
         ctx=ctx,
+        parallel=parallel,
+        allow_fp16=allow_fp16,
         variants=variants or DEFAULT_VARIANTS,
         prefix=prefix,
         out=out,
         force=force,
         dry_run=dry_run,
+        verify=verify,
         stall_timeout=stall_timeout,
         long_check=long_check,
     )

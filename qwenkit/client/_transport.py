@@ -168,38 +168,6 @@ def _short(err: ValidationError) -> str:
 # --------------------------------------------------------------------------- NDJSON framing
 
 
-def split_lines(chunks: Iterable[bytes]) -> Iterator[bytes]:
-    """Non-blank lines from byte chunks that may cut lines anywhere.
-
-    >>> list(split_lines([b'{"a":1}\\n{"b"', b':2}\\n\\n', b'{"c":3}']))
-    [b'{"a":1}', b'{"b":2}', b'{"c":3}']
-    """
-    tail = b""
-    for chunk in chunks:  # the same loop is in `SyncTransport.lines`, where it runs per token
-        if tail:
-            chunk = tail + chunk
-        *lines, tail = chunk.split(b"\n")
-        for line in lines:
-            if line and not line.isspace():
-                yield line
-    if tail.strip():
-        yield tail
-
-
-async def asplit_lines(chunks: AsyncIterable[bytes]) -> AsyncIterator[bytes]:
-    """`split_lines` for an async byte stream."""
-    tail = b""
-    async for chunk in chunks:
-        if tail:
-            chunk = tail + chunk
-        *lines, tail = chunk.split(b"\n")
-        for line in lines:
-            if line and not line.isspace():
-                yield line
-    if tail.strip():
-        yield tail
-
-
 def _is_raw(response: httpx.Response) -> bool:
     """Unread and without content coding: the raw bytes are the body, so httpx's decoding layer
     can be skipped (one generator less per token). A gzipping proxy still works (`iter_bytes`)."""
@@ -331,7 +299,7 @@ class SyncTransport(_Base[httpx.Client]):
                     raise self._status(response, response.read(), model)
                 started = True
                 chunks = response.iter_raw() if _is_raw(response) else response.iter_bytes()
-                tail = b""  # `split_lines`, inlined: this loop runs once per token
+                tail = b""  # NDJSON framing, inline: this loop runs once per token
                 for chunk in chunks:
                     if tail:
                         chunk = tail + chunk
@@ -399,7 +367,7 @@ class AsyncTransport(_Base[httpx.AsyncClient]):
                 started = True
                 raw = _is_raw(response)
                 chunks = response.aiter_raw() if raw else response.aiter_bytes()
-                tail = b""  # `asplit_lines`, inlined: this loop runs once per token
+                tail = b""  # the same framing as `SyncTransport.lines`
                 async for chunk in chunks:
                     if tail:
                         chunk = tail + chunk
@@ -420,7 +388,6 @@ __all__ = [
     "SyncTransport",
     "line_error",
     "parse_body",
-    "split_lines",
     "status_error",
     "transport_error",
     "validator",

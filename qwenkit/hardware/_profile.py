@@ -50,11 +50,6 @@ class HardwareProfile:
     loaded: list[LoadedModel] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
-    @property
-    def cpu_only(self) -> bool:
-        """No GPU whose memory we know."""
-        return not any(g.memory_total_bytes for g in self.gpus)
-
     def to_dict(self) -> dict[str, Any]:
         """The `hardware` object of `qwenkit probe --json`."""
         return asdict(self)

@@ -37,10 +37,6 @@ from ..errors import QwenkitError
 DEFAULT_REGISTRY = "https://registry.ollama.ai"
 MANIFEST_ACCEPT = "application/vnd.docker.distribution.manifest.v2+json"
 MEDIA_MODEL = "application/vnd.ollama.image.model"
-MEDIA_TEMPLATE = "application/vnd.ollama.image.template"
-MEDIA_PARAMS = "application/vnd.ollama.image.params"
-MEDIA_SYSTEM = "application/vnd.ollama.image.system"
-MEDIA_LICENSE = "application/vnd.ollama.image.license"
 
 _DIGEST = re.compile(r"^sha256[:-]([0-9a-fA-F]{64})$")
 _MAX_BACKOFF = 30.0

@@ -103,11 +103,6 @@ class Estimate:
     overhead_bytes: int
     total_bytes: int
 
-    @property
-    def model_bytes(self) -> int:
-        """Weights + KV + compute: what gguf-parser calls the model's VRAM footprint."""
-        return self.weights_bytes + self.kv_cache_bytes + self.compute_bytes
-
     def to_dict(self) -> dict[str, int]:
         return asdict(self)
 
@@ -131,7 +126,7 @@ def estimate(
     of every GPU's `gpu_reserve`, or 0 on a CPU).
 
     >>> e = estimate("q8_0", 131072)
-    >>> round(e.model_bytes / (1 << 30), 2)   # gguf-parser: 21.82 GiB
+    >>> round((e.total_bytes - e.overhead_bytes) / (1 << 30), 2)   # gguf-parser: 21.82 GiB
     21.8
     """
     weights = quant_tag(quant).size_bytes

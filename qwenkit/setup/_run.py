@@ -17,7 +17,7 @@ interruption: Ollama keeps partial downloads, and a create is atomic per model.
 from __future__ import annotations
 
 from collections.abc import Callable, Generator, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -72,13 +72,14 @@ class SetupOptions:
     host: str | None = None
     quant: str | None = None
     ctx: int | None = None
+    parallel: int = 1
+    allow_fp16: bool = False
     variants: tuple[str, ...] = DEFAULT_VARIANTS
     prefix: str = "qwenkit"
     out: Path = Path("modelfiles")
     force: bool = False
     dry_run: bool = False
     verify: bool = True
-    pull_policy: _pull.RetryPolicy = field(default_factory=_pull.RetryPolicy)
     #: seconds without a byte on the pull stream before it counts as stalled
     stall_timeout: float = 120.0
     #: tokens of the pass-key test for the long variant (None: skip it)
@@ -198,7 +199,13 @@ def _long(run: _Run) -> Generator[Event, None, ExpectedModel | None]:
 
 def _plan(profile: HardwareProfile, options: SetupOptions) -> Plan:
 
-    return plan(profile, target_ctx=options.ctx, quant=options.quant)
+    return plan(
+        profile,
+        target_ctx=options.ctx,
+        quant=options.quant,
+        parallel=options.parallel,
+        allow_fp16=options.allow_fp16,
+    )
 
 
 def _host_notes(host: str) -> Iterator[Notice]:
@@ -243,7 +250,7 @@ def _pull_base(run: _Run) -> Iterator[_pull.PullEvent]:
 
     # Its own client: a read timeout here means a stalled download, not a slow model load.
     with Client(run.host, timeout=run.options.stall_timeout) as puller:
-        yield from _pull.pull_model(puller, chosen.tag, policy=run.options.pull_policy)
+        yield from _pull.pull_model(puller, chosen.tag)
 
 
 # ---------------------------------------------------------------------------- Modelfiles

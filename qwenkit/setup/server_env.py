@@ -50,11 +50,6 @@ class ServerEnvGuide:
     env: dict[str, str]
     instructions: tuple[EnvInstructions, ...] = field(default=())
 
-    def for_platform(self, platform: str) -> EnvInstructions | None:
-        """Instructions for `linux`/`darwin`/`windows` (also accepts `macos`, `win32`)."""
-        wanted = _normalize_platform(platform)
-        return next((i for i in self.instructions if i.platform == wanted), None)
-
     def to_dict(self) -> dict[str, object]:
         return {
             "env": dict(self.env),
@@ -164,15 +159,6 @@ def _systemd_escape(assignment: str) -> str:
     """Inside a double-quoted systemd word, backslash and quote need a backslash, and `%`
     (a unit-file specifier) is doubled."""
     return assignment.replace("\\", "\\\\").replace('"', '\\"').replace("%", "%%")
-
-
-def _normalize_platform(platform: str) -> str:
-    value = platform.lower()
-    if value in ("macos", "mac", "osx", "darwin"):
-        return "darwin"
-    if value.startswith("win"):
-        return "windows"
-    return "linux" if value.startswith("linux") else value
 
 
 # ---------------------------------------------------------------------------- versions

@@ -48,10 +48,6 @@ class OpenWebUI:
     def close(self) -> None:
         self._http.close()
 
-    @property
-    def has_token(self) -> bool:
-        return bool(self._token)
-
     # --- low level ---------------------------------------------------------------------------
 
     def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
