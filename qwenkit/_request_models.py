@@ -19,6 +19,8 @@ _REQUEST = ConfigDict(extra="forbid", defer_build=True)
 Think = bool | Literal["low", "medium", "high", "max"]
 KeepAlive = float | str
 Format = Literal["", "json"] | dict[str, Any]
+TopLogprobs = Annotated[int, Field(ge=0, le=20)]
+"""Alternatives per position; Ollama answers 400 outside 0-20."""
 
 
 def _options_dict() -> Any:
@@ -56,12 +58,15 @@ class ChatRequest(BaseModel):
 
     model: str = Field(min_length=1)
     messages: list[RequestMessage]
-    tools: list[dict[str, Any]] | None = None
+    tools: list[dict[str, Any]] = Field(default_factory=list)
+    """Sent even when empty, as the `ollama` client does (Ollama treats `[]` as none)."""
     format: Format | None = None
     options: OptionsDict | None = None
     stream: bool = False
     keep_alive: KeepAlive | None = None
     think: Think | None = None
+    logprobs: bool | None = None
+    top_logprobs: TopLogprobs | None = None
 
 
 class GenerateRequest(BaseModel):
@@ -80,6 +85,12 @@ class GenerateRequest(BaseModel):
     stream: bool = False
     keep_alive: KeepAlive | None = None
     think: Think | None = None
+    logprobs: bool | None = None
+    top_logprobs: TopLogprobs | None = None
+    width: int | None = None
+    """Image generation (Ollama v0.14.3 to v0.32.5, experimental; later servers ignore it)."""
+    height: int | None = None
+    steps: int | None = None
 
 
 class EmbedRequest(BaseModel):
@@ -93,7 +104,20 @@ class EmbedRequest(BaseModel):
     keep_alive: KeepAlive | None = None
 
 
+class EmbeddingsRequest(BaseModel):
+    """The older `/api/embeddings` (one prompt, one vector), kept by Ollama and `ollama`."""
+
+    model_config = _REQUEST
+
+    model: str = Field(min_length=1)
+    prompt: str | None = None
+    options: OptionsDict | None = None
+    keep_alive: KeepAlive | None = None
+
+
 class PullRequest(BaseModel):
+    """Body of `pull` and `push`."""
+
     model_config = _REQUEST
 
     model: str = Field(min_length=1)
@@ -113,7 +137,8 @@ class CreateRequest(BaseModel):
     template: str | None = None
     license: str | list[str] | None = None
     system: str | None = None
-    parameters: OptionsDict | None = None
+    parameters: dict[str, Any] | None = None
+    """Stored as given, as Ollama does: it accepts and keeps names it does not know."""
     messages: list[RequestMessage] | None = None
     quantize: str | None = None
     stream: bool = False
@@ -132,3 +157,18 @@ class CopyRequest(BaseModel):
 
     source: str = Field(min_length=1)
     destination: str = Field(min_length=1)
+
+
+class WebSearchRequest(BaseModel):
+    """Ollama's hosted web search (ollama.com, bearer auth)."""
+
+    model_config = _REQUEST
+
+    query: str = Field(min_length=1)
+    max_results: int | None = None
+
+
+class WebFetchRequest(BaseModel):
+    model_config = _REQUEST
+
+    url: str = Field(min_length=1)

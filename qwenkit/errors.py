@@ -11,6 +11,7 @@ QwenkitError                      root; `.hint` says what to do, `.exit_code` is
 │   ├── ProtocolError             truncated or malformed response or stream
 │   └── ResponseError             Ollama answered with an error (HTTP status or mid-stream line)
 │       └── ModelNotFoundError    404 for a model
+├── InvalidRequestError           a request qwenkit refuses to send (also a `ValueError`)
 ├── StructuredOutputError         the answer never validated into the requested model
 │   └── TruncatedOutputError      the answer stopped at the length limit (`done_reason == "length"`)
 ├── ToolError                     a tool call that cannot be run
@@ -175,6 +176,11 @@ class ModelNotFoundError(ResponseError):
         self.model = model
 
 
+class InvalidRequestError(QwenkitError, ValueError):
+    """A request qwenkit refuses to send: unknown option, wrong type, malformed message or
+    image; a `ValueError` as the `ollama` client's validation errors are."""
+
+
 class StructuredOutputError(QwenkitError):
     """The model's answer did not validate into the requested type.
 
@@ -233,6 +239,7 @@ class SetupError(QwenkitError):
 __all__ = [
     "CONNECTION_ERROR_MESSAGE",
     "GGUFError",
+    "InvalidRequestError",
     "ModelNotFoundError",
     "ModelfileError",
     "OllamaError",

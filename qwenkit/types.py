@@ -13,14 +13,17 @@ from __future__ import annotations
 
 import inspect
 from operator import methodcaller
+from pathlib import Path
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from ._common.images import images_b64
 from ._request_models import (
     ChatRequest,
     CopyRequest,
     CreateRequest,
+    EmbeddingsRequest,
     EmbedRequest,
     Format,
     GenerateRequest,
@@ -30,14 +33,12 @@ from ._request_models import (
     PullRequest,
     RequestMessage,
     Think,
+    WebFetchRequest,
+    WebSearchRequest,
 )
-from .errors import QwenkitError
+from .errors import InvalidRequestError
 
 _RESPONSE = ConfigDict(extra="allow", defer_build=True)
-
-
-class InvalidRequestError(QwenkitError, ValueError):
-    """A request qwenkit refuses to send: unknown option, wrong type, malformed message."""
 
 
 # --------------------------------------------------------------------------- shared pieces
@@ -85,6 +86,15 @@ class ToolCall(_Response):
     """`call_<8 chars>` on Ollama ≥ v0.12.10."""
 
 
+class Image(BaseModel):
+    """An image to send, as `ollama.Image`: a file path, a `Path`, raw bytes or base64 text.
+    The client sends the file's (or the bytes') base64; a missing file fails before sending."""
+
+    model_config = ConfigDict(defer_build=True)
+
+    value: str | bytes | Path
+
+
 class Message(_Response):
     """A chat message, sent or received."""
 
@@ -92,11 +102,17 @@ class Message(_Response):
     content: str = ""
     thinking: str | None = None
     images: list[str] | None = None
-    """Base64-encoded images."""
+    """Base64 text. Also given as file paths, `Path`s, bytes or `Image`s (ours or `ollama`'s):
+    those are read and encoded when the message is made."""
     tool_calls: list[ToolCall] | None = None
     tool_name: str | None = None
     """On `tool` messages: which tool produced this result."""
     tool_call_id: str | None = None
+
+    @field_validator("images", mode="before")
+    @classmethod
+    def _encode_images(cls, images: Any) -> Any:
+        return images_b64(images) if isinstance(images, (list, tuple)) else images
 
 
 class ModelDetails(_Response):
@@ -108,6 +124,20 @@ class ModelDetails(_Response):
     families: list[str] | None = None
     parameter_size: str | None = None
     quantization_level: str | None = None
+
+
+class TokenLogprob(_Response):
+    """One candidate token and its log probability; `bytes` is its raw UTF-8 when sent."""
+
+    token: str
+    logprob: float
+    bytes: list[int] | None = None
+
+
+class Logprob(TokenLogprob):
+    """A generated token's log probability and, if `top_logprobs=` asked, the alternatives."""
+
+    top_logprobs: list[TokenLogprob] | None = None
 
 
 class Metrics:
@@ -139,6 +169,8 @@ class ChatResponse(_Response, Metrics):
     message: Message = Field(default_factory=lambda: Message(role="assistant"))
     done: bool = False
     done_reason: str | None = None
+    logprobs: list[Logprob] | None = None
+    """One entry per generated token when `logprobs=True` was asked."""
     parsed: Any = Field(default=None, exclude=True)
     """The validated object when `response_model=` was given."""
     messages: list[Message] | None = Field(default=None, exclude=True)
@@ -155,6 +187,13 @@ class GenerateResponse(_Response, Metrics):
     done: bool = False
     done_reason: str | None = None
     context: list[int] | None = None
+    logprobs: list[Logprob] | None = None
+    """One entry per generated token when `logprobs=True` was asked."""
+    image: str | None = None
+    """Base64 image from an image-generation model (Ollama v0.14.3 to v0.32.5)."""
+    completed: int | None = None
+    """Image generation progress while streaming: steps done of `total`."""
+    total: int | None = None
 
 
 class EmbedResponse(_Response):
@@ -165,6 +204,32 @@ class EmbedResponse(_Response):
     total_duration: int = 0
     load_duration: int = 0
     prompt_eval_count: int = 0
+
+
+class EmbeddingsResponse(_Response):
+    """`/api/embeddings`, the older call: one vector for one prompt."""
+
+    embedding: list[float] = Field(default_factory=list)
+
+
+class WebSearchResult(_Response):
+    title: str | None = None
+    url: str | None = None
+    content: str | None = None
+
+
+class WebSearchResponse(_Response):
+    """Ollama's hosted web search (`web_search`)."""
+
+    results: list[WebSearchResult] = Field(default_factory=list)
+
+
+class WebFetchResponse(_Response):
+    """A page fetched by Ollama's hosted `web_fetch`: its title, text and links."""
+
+    title: str | None = None
+    content: str | None = None
+    links: list[str] | None = None
 
 
 class ListModel(_Response):
@@ -195,6 +260,14 @@ class ShowResponse(_Response):
     capabilities: list[str] = Field(default_factory=list)
     messages: list[Message] = Field(default_factory=list)
     modified_at: str | None = None
+
+    @property
+    def modelinfo(self) -> dict[str, Any]:
+        """`model_info` by the `ollama` client's name for it (also `reply["modelinfo"]`)."""
+        return self.model_info
+
+    def __getitem__(self, key: str) -> Any:
+        return super().__getitem__("model_info" if key == "modelinfo" else key)
 
 
 class RunningModel(_Response):
@@ -312,11 +385,14 @@ class _ChunkMetrics(_Chunk, Metrics):
     done_reason: str | None = None
 
 
+@_fields
 class ChatChunk(_ChunkMetrics):
     """One line of a streamed chat, with `ChatResponse`'s attribute names (`.message.content`,
     `.done`, `.eval_count`, ...); the stream's `final()` merges them into a `ChatResponse`."""
 
     __slots__ = ()
+
+    logprobs: list[Logprob] | None = None
 
     @property
     def message(self) -> ChunkMessage:
@@ -334,6 +410,10 @@ class GenerateChunk(_ChunkMetrics):
     response: str = ""
     thinking: str | None = None
     context: list[int] | None = None
+    logprobs: list[Logprob] | None = None
+    image: str | None = None
+    completed: int | None = None
+    total: int | None = None
 
 
 __all__ = [
@@ -345,15 +425,19 @@ __all__ = [
     "CreateRequest",
     "EmbedRequest",
     "EmbedResponse",
+    "EmbeddingsRequest",
+    "EmbeddingsResponse",
     "Format",
     "Function",
     "GenerateChunk",
     "GenerateRequest",
     "GenerateResponse",
+    "Image",
     "InvalidRequestError",
     "KeepAlive",
     "ListModel",
     "ListResponse",
+    "Logprob",
     "Message",
     "Metrics",
     "ModelDetails",
@@ -367,5 +451,11 @@ __all__ = [
     "ShowResponse",
     "StatusResponse",
     "Think",
+    "TokenLogprob",
     "ToolCall",
+    "WebFetchRequest",
+    "WebFetchResponse",
+    "WebSearchRequest",
+    "WebSearchResponse",
+    "WebSearchResult",
 ]

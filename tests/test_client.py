@@ -181,7 +181,7 @@ def test_pull_failure_without_stream_is_500(api, client) -> None:
     assert "manifest" in str(info.value) and info.value.status_code == 500
 
 
-def test_create_maps_from_and_validates_parameters(api, client) -> None:
+def test_create_maps_from_and_passes_parameters_as_the_server_stores_them(api, client) -> None:
     route = api.post("/api/create").respond(json={"status": "success"})
     result = client.create(
         "qwenkit-chat",
@@ -199,9 +199,11 @@ def test_create_maps_from_and_validates_parameters(api, client) -> None:
         "messages": [{"role": "user", "content": "hi"}],
         "stream": False,
     }
-    with pytest.raises(InvalidRequestError, match="num_ctxx"):
-        client.create("x", from_="y", parameters={"num_ctxx": 1})
-    assert len(route.calls) == 1  # the bad one was never sent
+    # Ollama accepts and stores a name it does not know (ollama-api.md §10), so qwenkit sends it
+    client.create("x", from_="y", parameters={"pi": 3.14})
+    assert sent(route)["parameters"] == {"pi": 3.14}
+    client.create("x", from_="y", parameters=ollama.Options(num_ctx=4096, stop=["<|im_end|>"]))
+    assert sent(route)["parameters"] == {"num_ctx": 4096, "stop": ["<|im_end|>"]}
 
 
 def test_create_streamed(api, client) -> None:
@@ -346,6 +348,7 @@ def test_chat_wire_format_and_response(api, client) -> None:
     assert sent(route) == {
         "model": "qwenkit-chat",
         "messages": [{"role": "user", "content": "Hi"}],
+        "tools": [],  # as the `ollama` client sends it; the server reads `[]` as no tools
         "format": "json",
         "options": {"temperature": 0.7, "num_ctx": 8192},
         "stream": False,

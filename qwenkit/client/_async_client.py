@@ -10,46 +10,53 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
 
-import anyio.to_thread
-
 from .._common.config import resolve_host
-from ..types import (
-    ChatRequest,
-    ChatResponse,
-    EmbedResponse,
-    GenerateResponse,
-    KeepAlive,
-    ListResponse,
-    ProcessResponse,
-    ProgressResponse,
-    ShowResponse,
-    StatusResponse,
-)
-from . import _blobs as blobs
-from . import _requests as rq
-from ._blobs import PathLike, Progress
-from ._flow import ChatKwargs, adrive, astream_flow, plan_chat
-from ._requests import CreateKwargs, GenerateKwargs, MessageLike, OptionsLike
-from ._streaming import (
-    AsyncChatStream,
-    AsyncGenerateStream,
-    AsyncProgressStream,
-    achat_stream,
-    agenerate_stream,
-    aprogress_stream,
-)
+from .._common.lazy import LazyModule
 from ._transport import DEFAULT_TIMEOUT, AsyncTransport
 
 if TYPE_CHECKING:
+    import anyio.to_thread as threads
     import httpx
     from typing_extensions import Unpack
 
+    from ..types import (
+        ChatRequest,
+        ChatResponse,
+        EmbeddingsResponse,
+        EmbedResponse,
+        GenerateResponse,
+        KeepAlive,
+        ListResponse,
+        ProcessResponse,
+        ProgressResponse,
+        ShowResponse,
+        StatusResponse,
+        WebFetchResponse,
+        WebSearchResponse,
+    )
+    from . import _blobs as blobs
+    from . import _flow as flows
+    from . import _requests as rq
+    from . import _streaming as streams
+    from ._blobs import PathLike, Progress
+    from ._flow import ChatKwargs
+    from ._requests import CreateKwargs, GenerateKwargs, MessageLike, OptionsLike
+    from ._streaming import AsyncChatStream, AsyncGenerateStream, AsyncProgressStream
+
+    Messages = Sequence[MessageLike] | None
+else:  # imported on the first call, as in `Client` (see there for why)
+    blobs = LazyModule("qwenkit.client._blobs")
+    flows = LazyModule("qwenkit.client._flow")
+    rq = LazyModule("qwenkit.client._requests")
+    streams = LazyModule("qwenkit.client._streaming")
+    threads = LazyModule("anyio.to_thread")
+
 T = TypeVar("T")
-Messages = Sequence[MessageLike] | None
 
 
 class AsyncClient:
-    """The `Client` API for asyncio/trio: every method is awaited; streams are `async for`."""
+    """The `Client` API for asyncio/trio: every method is awaited; streams are `async for`.
+    Settings as in `Client`; other keywords go to `httpx.AsyncClient`."""
 
     def __init__(
         self,
@@ -58,9 +65,14 @@ class AsyncClient:
         timeout: float | httpx.Timeout | None = DEFAULT_TIMEOUT,
         headers: Mapping[str, str] | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
+        **httpx_options: Any,
     ) -> None:
         self._http = AsyncTransport(
-            resolve_host(host), timeout=timeout, headers=headers, transport=transport
+            resolve_host(host),
+            timeout=timeout,
+            headers=headers,
+            transport=transport,
+            **httpx_options,
         )
 
     @property
@@ -69,6 +81,10 @@ class AsyncClient:
         return self._http.host
 
     async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def close(self) -> None:
+        """`aclose()` by the `ollama` client's name for it."""
         await self._http.aclose()
 
     async def __aenter__(self) -> AsyncClient:
@@ -88,7 +104,7 @@ class AsyncClient:
         self, call: rq.Call[ProgressResponse], stream: bool
     ) -> ProgressResponse | AsyncProgressStream:
         if stream:
-            return aprogress_stream(self._lines(call), self.host)
+            return streams.aprogress_stream(self._lines(call), self.host)
         return await self._do(call)
 
     async def version(self) -> str:
@@ -128,6 +144,20 @@ class AsyncClient:
     ) -> ProgressResponse | AsyncProgressStream:
         """Download a model; `stream=True` yields per-layer `ProgressResponse`s."""
         return await self._progress(rq.pull(model, insecure, stream), stream)
+
+    @overload
+    async def push(
+        self, model: str, *, insecure: bool = ..., stream: Literal[False] = False
+    ) -> ProgressResponse: ...
+    @overload
+    async def push(
+        self, model: str, *, insecure: bool = ..., stream: Literal[True]
+    ) -> AsyncProgressStream: ...
+    async def push(
+        self, model: str, *, insecure: bool = False, stream: bool = False
+    ) -> ProgressResponse | AsyncProgressStream:
+        """Upload a model to its registry; `stream=True` yields `ProgressResponse`s."""
+        return await self._progress(rq.push(model, insecure, stream), stream)
 
     @overload
     async def create(
@@ -190,7 +220,7 @@ class AsyncClient:
 
     async def create_blob(self, path: PathLike, *, progress: Progress | None = None) -> str:
         """Upload a file unless the server has it; returns `sha256:<hex>` for `files=`."""
-        digest = await anyio.to_thread.run_sync(blobs.file_digest, path)
+        digest = await threads.run_sync(blobs.file_digest, path)
         if await self.has_blob(digest):
             blobs.report_present(path, progress)
         else:
@@ -205,6 +235,21 @@ class AsyncClient:
     ) -> EmbedResponse:  # fmt: skip
         """One embedding vector per input (`/api/embed`)."""
         return await self._do(rq.embed(model, input, truncate, options, keep_alive, dimensions))
+
+    async def embeddings(
+        self, model: str, prompt: str | None = None, options: OptionsLike | None = None,
+        keep_alive: KeepAlive | None = None,
+    ) -> EmbeddingsResponse:  # fmt: skip
+        """One vector for one prompt (the older `/api/embeddings`; `embed` supersedes it)."""
+        return await self._do(rq.embeddings(model, prompt, options, keep_alive))
+
+    async def web_search(self, query: str, max_results: int = 3) -> WebSearchResponse:
+        """Search the web through ollama.com (needs `OLLAMA_API_KEY` or a bearer header)."""
+        return await self._do(rq.web_search(query, max_results, self._http.headers))
+
+    async def web_fetch(self, url: str) -> WebFetchResponse:
+        """A web page's title, text and links, fetched by ollama.com (bearer auth as above)."""
+        return await self._do(rq.web_fetch(url, self._http.headers))
 
     @overload
     async def generate(
@@ -230,7 +275,7 @@ class AsyncClient:
         """Raw completion (`/api/generate`); `stream=True` yields `GenerateChunk`s."""
         call = rq.generate(model, prompt, stream, **kw)
         if stream:
-            return agenerate_stream(self._lines(call), self.host)
+            return streams.agenerate_stream(self._lines(call), self.host)
         return await self._do(call)
 
     @overload
@@ -267,25 +312,25 @@ class AsyncClient:
         """Chat (`/api/chat`); `stream=True` yields `ChatChunk`s and `.final()` merges them.
 
         Keywords as in `ollama.Client.chat` (`tools`, `format`, `options`, `keep_alive`,
-        `think`), plus `response_model=` (validated into `.parsed`, re-asked up to
-        `max_retries=2` times) and `run_tools=True` (runs the tools, at most
-        `max_tool_rounds=8` rounds; the transcript is in `.messages`).
+        `think`, `logprobs`, `top_logprobs`), plus `response_model=` (validated into
+        `.parsed`, re-asked up to `max_retries=2` times) and `run_tools=True` (runs the tools,
+        at most `max_tool_rounds=8` rounds; the transcript is in `.messages`).
 
         Async tools are awaited inside the tool loop.
         """
-        plan = plan_chat(model, messages, stream, **kw)
+        plan = flows.plan_chat(model, messages, stream, **kw)
         if plan.simple:
             return self._chat_stream(plan.first) if stream else await self._chat_once(plan.first)
         flow = plan.flow(sync=False)
         if stream:
-            return astream_flow(flow, self._chat_stream)
-        return await adrive(flow, self._chat_once)
+            return flows.astream_flow(flow, self._chat_stream)
+        return await flows.adrive(flow, self._chat_once)
 
     async def _chat_once(self, request: ChatRequest) -> ChatResponse:
         return await self._do(rq.chat(request))
 
     def _chat_stream(self, request: ChatRequest) -> AsyncChatStream:
-        return achat_stream(self._lines(rq.chat(request)), self.host)
+        return streams.achat_stream(self._lines(rq.chat(request)), self.host)
 
 
 __all__ = ["AsyncClient"]

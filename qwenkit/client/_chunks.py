@@ -19,7 +19,15 @@ from typing import Annotated, Any, NoReturn, cast, get_type_hints
 from pydantic import AfterValidator, ConfigDict, Field, TypeAdapter, with_config
 from typing_extensions import NotRequired, TypedDict
 
-from ..types import ChatChunk, ChunkMessage, GenerateChunk, Metrics, ProgressResponse, ToolCall
+from ..types import (
+    ChatChunk,
+    ChunkMessage,
+    GenerateChunk,
+    Logprob,
+    Metrics,
+    ProgressResponse,
+    ToolCall,
+)
 from ._transport import ErrorLine
 
 #: Keep unknown keys (a newer server's fields); cache only keys, tokens rarely repeat.
@@ -67,12 +75,17 @@ _ChatFields = _line_fields(
     message=NotRequired[
         Annotated[_MessageFields, AfterValidator(ChunkMessage), Field(default_factory=ChunkMessage)]
     ],
+    logprobs=NotRequired[list[Logprob] | None],
 )
 _GenerateFields = _line_fields(
     "_GenerateFields",
     response=NotRequired[str],
     thinking=NotRequired[str | None],
     context=NotRequired[list[int] | None],
+    logprobs=NotRequired[list[Logprob] | None],
+    image=NotRequired[str | None],
+    completed=NotRequired[int | None],
+    total=NotRequired[int | None],
 )
 
 

@@ -19,40 +19,49 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
 
 from .._common.config import resolve_host
-from ..types import (
-    ChatRequest,
-    ChatResponse,
-    EmbedResponse,
-    GenerateResponse,
-    KeepAlive,
-    ListResponse,
-    ProcessResponse,
-    ProgressResponse,
-    ShowResponse,
-    StatusResponse,
-)
-from . import _blobs as blobs
-from . import _requests as rq
+from .._common.lazy import LazyModule
 from ._async_client import AsyncClient
-from ._blobs import PathLike, Progress, file_digest
-from ._flow import ChatKwargs, drive, plan_chat, stream_flow
-from ._requests import CreateKwargs, GenerateKwargs, MessageLike, OptionsLike
-from ._streaming import (
-    ChatStream,
-    GenerateStream,
-    ProgressStream,
-    chat_stream,
-    generate_stream,
-    progress_stream,
-)
 from ._transport import DEFAULT_TIMEOUT, SyncTransport
 
 if TYPE_CHECKING:
     import httpx
     from typing_extensions import Unpack
 
+    from ..types import (
+        ChatRequest,
+        ChatResponse,
+        EmbeddingsResponse,
+        EmbedResponse,
+        GenerateResponse,
+        KeepAlive,
+        ListResponse,
+        ProcessResponse,
+        ProgressResponse,
+        ShowResponse,
+        StatusResponse,
+        WebFetchResponse,
+        WebSearchResponse,
+    )
+    from . import _blobs as blobs
+    from . import _flow as flows
+    from . import _requests as rq
+    from . import _streaming as streams
+    from ._blobs import PathLike, Progress
+    from ._flow import ChatKwargs
+    from ._requests import CreateKwargs, GenerateKwargs, MessageLike, OptionsLike
+    from ._streaming import ChatStream, GenerateStream, ProgressStream
+
+    Messages = Sequence[MessageLike] | None
+else:
+    # Defining the request and response models these modules import is two thirds of
+    # `import qwenkit; qwenkit.Client` (benchmarks/bench_import_instructions.py): the first
+    # call pays it instead, and a script that only builds a client never does.
+    blobs = LazyModule("qwenkit.client._blobs")
+    flows = LazyModule("qwenkit.client._flow")
+    rq = LazyModule("qwenkit.client._requests")
+    streams = LazyModule("qwenkit.client._streaming")
+
 T = TypeVar("T")
-Messages = Sequence[MessageLike] | None
 
 
 class Client:
@@ -60,7 +69,9 @@ class Client:
 
     `timeout` defaults to 5 s to connect and no limit while reading (a long generation is not
     cut); pass seconds or an `httpx.Timeout` to change it. Bearer auth comes from
-    `OLLAMA_API_KEY` and is never logged. `transport=` swaps the HTTP layer (tests, proxies).
+    `OLLAMA_API_KEY` (or `headers=`) and is never logged. `transport=` swaps the HTTP layer
+    (tests, proxies); other keywords go to `httpx.Client` as in `ollama.Client` (`verify=`,
+    `cert=`, `proxy=`, `follow_redirects=`, ...).
     """
 
     def __init__(
@@ -70,9 +81,14 @@ class Client:
         timeout: float | httpx.Timeout | None = DEFAULT_TIMEOUT,
         headers: Mapping[str, str] | None = None,
         transport: httpx.BaseTransport | None = None,
+        **httpx_options: Any,
     ) -> None:
         self._http = SyncTransport(
-            resolve_host(host), timeout=timeout, headers=headers, transport=transport
+            resolve_host(host),
+            timeout=timeout,
+            headers=headers,
+            transport=transport,
+            **httpx_options,
         )
 
     @property
@@ -99,7 +115,7 @@ class Client:
     def _progress(
         self, call: rq.Call[ProgressResponse], stream: bool
     ) -> ProgressResponse | ProgressStream:
-        return progress_stream(self._lines(call), self.host) if stream else self._do(call)
+        return streams.progress_stream(self._lines(call), self.host) if stream else self._do(call)
 
     # -- models ------------------------------------------------------------------------
 
@@ -140,6 +156,21 @@ class Client:
     ) -> ProgressResponse | ProgressStream:
         """Download a model; `stream=True` yields per-layer `ProgressResponse`s."""
         return self._progress(rq.pull(model, insecure, stream), stream)
+
+    @overload
+    def push(
+        self, model: str, *, insecure: bool = ..., stream: Literal[False] = False
+    ) -> ProgressResponse: ...
+    @overload
+    def push(
+        self, model: str, *, insecure: bool = ..., stream: Literal[True]
+    ) -> ProgressStream: ...
+    def push(
+        self, model: str, *, insecure: bool = False, stream: bool = False
+    ) -> ProgressResponse | ProgressStream:
+        """Upload a model to its registry (`namespace/model`, signed in with `ollama signin`);
+        `stream=True` yields `ProgressResponse`s."""
+        return self._progress(rq.push(model, insecure, stream), stream)
 
     @overload
     def create(
@@ -201,7 +232,7 @@ class Client:
 
     def create_blob(self, path: PathLike, *, progress: Progress | None = None) -> str:
         """Upload a file unless the server has it; returns `sha256:<hex>` for `files=`."""
-        digest = file_digest(path)
+        digest = blobs.file_digest(path)
         if self.has_blob(digest):
             blobs.report_present(path, progress)
         else:
@@ -217,6 +248,23 @@ class Client:
     ) -> EmbedResponse:  # fmt: skip
         """One embedding vector per input (`/api/embed`)."""
         return self._do(rq.embed(model, input, truncate, options, keep_alive, dimensions))
+
+    def embeddings(
+        self, model: str, prompt: str | None = None, options: OptionsLike | None = None,
+        keep_alive: KeepAlive | None = None,
+    ) -> EmbeddingsResponse:  # fmt: skip
+        """One vector for one prompt (the older `/api/embeddings`; `embed` supersedes it)."""
+        return self._do(rq.embeddings(model, prompt, options, keep_alive))
+
+    # -- Ollama's hosted web API (ollama.com) --------------------------------------------
+
+    def web_search(self, query: str, max_results: int = 3) -> WebSearchResponse:
+        """Search the web through ollama.com (needs `OLLAMA_API_KEY` or a bearer header)."""
+        return self._do(rq.web_search(query, max_results, self._http.headers))
+
+    def web_fetch(self, url: str) -> WebFetchResponse:
+        """A web page's title, text and links, fetched by ollama.com (bearer auth as above)."""
+        return self._do(rq.web_fetch(url, self._http.headers))
 
     @overload
     def generate(
@@ -241,7 +289,7 @@ class Client:
     ) -> GenerateResponse | GenerateStream:
         """Raw completion (`/api/generate`); `stream=True` yields `GenerateChunk`s."""
         call = rq.generate(model, prompt, stream, **kw)
-        return generate_stream(self._lines(call), self.host) if stream else self._do(call)
+        return streams.generate_stream(self._lines(call), self.host) if stream else self._do(call)
 
     @overload
     def chat(
@@ -277,21 +325,23 @@ class Client:
         """Chat (`/api/chat`); `stream=True` yields `ChatChunk`s and `.final()` merges them.
 
         Keywords as in `ollama.Client.chat` (`tools`, `format`, `options`, `keep_alive`,
-        `think`), plus `response_model=` (validated into `.parsed`, re-asked up to
-        `max_retries=2` times) and `run_tools=True` (runs the tools, at most
-        `max_tool_rounds=8` rounds; the transcript is in `.messages`).
+        `think`, `logprobs`, `top_logprobs`), plus `response_model=` (validated into
+        `.parsed`, re-asked up to `max_retries=2` times) and `run_tools=True` (runs the tools,
+        at most `max_tool_rounds=8` rounds; the transcript is in `.messages`).
         """
-        plan = plan_chat(model, messages, stream, **kw)
+        plan = flows.plan_chat(model, messages, stream, **kw)
         if plan.simple:
             return self._chat_stream(plan.first) if stream else self._chat_once(plan.first)
         flow = plan.flow(sync=True)
-        return stream_flow(flow, self._chat_stream) if stream else drive(flow, self._chat_once)
+        if stream:
+            return flows.stream_flow(flow, self._chat_stream)
+        return flows.drive(flow, self._chat_once)
 
     def _chat_once(self, request: ChatRequest) -> ChatResponse:
         return self._do(rq.chat(request))
 
     def _chat_stream(self, request: ChatRequest) -> ChatStream:
-        return chat_stream(self._lines(rq.chat(request)), self.host)
+        return streams.chat_stream(self._lines(rq.chat(request)), self.host)
 
 
-__all__ = ["AsyncClient", "ChatStream", "Client", "file_digest"]
+__all__ = ["AsyncClient", "Client"]

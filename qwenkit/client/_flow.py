@@ -38,6 +38,8 @@ class ChatKwargs(TypedDict, total=False):
     options: OptionsLike | None
     keep_alive: KeepAlive | None
     think: Think | None
+    logprobs: bool | None
+    top_logprobs: int | None
     response_model: type[BaseModel] | None
     max_retries: int
     run_tools: bool
@@ -107,8 +109,9 @@ def plan_chat(
         base["options"] = as_dict(kw["options"])
     if kw.get("keep_alive") is not None:
         base["keep_alive"] = as_keep_alive(kw["keep_alive"])
-    if kw.get("think") is not None:
-        base["think"] = kw["think"]
+    for name in ("think", "logprobs", "top_logprobs"):  # sent as given, checked by ChatRequest
+        if kw.get(name) is not None:
+            base[name] = kw[name]
     return ChatPlan(base, as_messages(messages), toolset, kw)
 
 

@@ -8,7 +8,6 @@ the answer. The clients only send a `Call` and hand the bytes back, so the two t
 
 from __future__ import annotations
 
-import base64
 import difflib
 import json
 from collections.abc import Callable, Mapping, Sequence
@@ -18,6 +17,7 @@ from typing import Any, Generic, TypedDict, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from .._common.images import images_b64
 from ..errors import ProtocolError
 from ..options import Options
 from ..types import (
@@ -25,6 +25,8 @@ from ..types import (
     ChatResponse,
     CopyRequest,
     CreateRequest,
+    EmbeddingsRequest,
+    EmbeddingsResponse,
     EmbedRequest,
     EmbedResponse,
     Format,
@@ -42,6 +44,10 @@ from ..types import (
     ShowResponse,
     StatusResponse,
     Think,
+    WebFetchRequest,
+    WebFetchResponse,
+    WebSearchRequest,
+    WebSearchResponse,
 )
 from ._transport import parse_body, validator
 
@@ -49,6 +55,11 @@ T = TypeVar("T")
 M = TypeVar("M", bound=BaseModel)
 MessageLike = Mapping[str, Any] | BaseModel
 OptionsLike = Mapping[str, Any] | BaseModel
+ImageLike = Any
+"""A file path (`str` or `os.PathLike`), bytes, base64 text, or an `Image` (ours or ollama's)."""
+
+#: Ollama's hosted web API (`web_search`, `web_fetch`), called with the client's bearer key
+WEB_API = "https://ollama.com/api"
 
 
 class GenerateKwargs(TypedDict, total=False):
@@ -60,10 +71,15 @@ class GenerateKwargs(TypedDict, total=False):
     context: Sequence[int] | None
     raw: bool | None
     format: Any
-    images: Sequence[str | bytes] | None
+    images: Sequence[ImageLike] | None
     options: OptionsLike | None
     keep_alive: KeepAlive | None
     think: Think | None
+    logprobs: bool | None
+    top_logprobs: int | None
+    width: int | None
+    height: int | None
+    steps: int | None
 
 
 class CreateKwargs(TypedDict, total=False):
@@ -75,7 +91,7 @@ class CreateKwargs(TypedDict, total=False):
     template: str | None
     license: str | Sequence[str] | None
     system: str | None
-    parameters: OptionsLike | None
+    parameters: Mapping[str, Any] | BaseModel | None
     messages: Sequence[MessageLike] | None
     quantize: str | None
 
@@ -119,8 +135,23 @@ def as_dict(value: Mapping[str, Any] | BaseModel) -> dict[str, Any]:
 
 
 def as_messages(messages: Sequence[MessageLike] | None) -> list[dict[str, Any]]:
-    """Messages as plain dicts; accepts dicts, `qwenkit.types.Message` and `ollama.Message`."""
-    return [as_dict(m) for m in messages or ()]
+    """Messages as plain dicts; accepts dicts, `qwenkit.types.Message` and `ollama.Message`,
+    with images given in any form `qwenkit.client._images` takes, sent as base64."""
+    return [as_message(m) for m in messages or ()]
+
+
+def as_message(message: MessageLike) -> dict[str, Any]:
+    if type(message) is dict:  # the common case, before the slower class checks
+        data = dict(message)
+    elif isinstance(message, BaseModel):  # images as given, not as the model would dump them
+        data = message.model_dump(exclude_none=True, by_alias=True, exclude={"images"})
+        if images := getattr(message, "images", None):
+            data["images"] = images
+    else:
+        data = as_dict(message)
+    if images := data.get("images"):
+        data["images"] = images_b64(images)
+    return data
 
 
 def message_dict(message: Message | Mapping[str, Any]) -> dict[str, Any]:
@@ -143,7 +174,7 @@ def check_options(options: OptionsLike) -> None:
     >>> check_options({"num_ctxx": 8192})
     Traceback (most recent call last):
     ...
-    qwenkit.types.InvalidRequestError: unknown option 'num_ctxx' (did you mean 'num_ctx'?)
+    qwenkit.errors.InvalidRequestError: unknown option 'num_ctxx' (did you mean 'num_ctx'?)
     """
     raw = as_dict(options)
     for name in raw:
@@ -263,14 +294,23 @@ def pull(model: str, insecure: bool, stream: bool) -> Call[ProgressResponse]:
     return _post("/api/pull", request, ProgressResponse, model)
 
 
+def push(model: str, insecure: bool, stream: bool) -> Call[ProgressResponse]:
+    request = build(PullRequest, model=model, insecure=insecure, stream=stream)
+    return _post("/api/push", request, ProgressResponse, model)
+
+
 def create(model: str, stream: bool, **kw: Any) -> Call[ProgressResponse]:
-    """`/api/create` from structured fields, named as in `ollama.Client.create` (`from_`)."""
-    messages = kw.pop("messages", None)
+    """`/api/create` from structured fields, named as in `ollama.Client.create` (`from_`).
+
+    `parameters` go as given: Ollama stores names it does not know (`PARAMETER pi 3.14`) and
+    types nothing here, so neither does this (`options=` on a call is where typos are caught).
+    """
+    messages, parameters = kw.pop("messages", None), kw.pop("parameters", None)
     request = build(
         CreateRequest,
         model=model,
         stream=stream,
-        parameters=as_options(kw.pop("parameters", None)),
+        parameters=None if parameters is None else as_dict(parameters),
         messages=as_messages(messages) if messages is not None else None,
         **{("from" if k == "from_" else k): v for k, v in kw.items()},
     )
@@ -308,8 +348,44 @@ def embed(
     return _post("/api/embed", request, EmbedResponse, model)
 
 
+def embeddings(
+    model: str, prompt: str | None, options: OptionsLike | None, keep_alive: KeepAlive | None
+) -> Call[EmbeddingsResponse]:
+    request = build(
+        EmbeddingsRequest,
+        model=model,
+        prompt=prompt,
+        options=as_options(options),
+        keep_alive=as_keep_alive(keep_alive),
+    )
+    return _post("/api/embeddings", request, EmbeddingsResponse, model)
+
+
+def web_search(
+    query: str, max_results: int | None, headers: Mapping[str, str]
+) -> Call[WebSearchResponse]:
+    _need_bearer(headers, "web search")
+    request = build(WebSearchRequest, query=query, max_results=max_results)
+    return _post(f"{WEB_API}/web_search", request, WebSearchResponse, None)
+
+
+def web_fetch(url: str, headers: Mapping[str, str]) -> Call[WebFetchResponse]:
+    _need_bearer(headers, "web fetch")
+    return _post(f"{WEB_API}/web_fetch", build(WebFetchRequest, url=url), WebFetchResponse, None)
+
+
+def _need_bearer(headers: Mapping[str, str], what: str) -> None:
+    """ollama.com answers 401 without a key; say so before sending, in `ollama`'s words."""
+    if not headers.get("authorization", "").startswith("Bearer "):
+        raise InvalidRequestError(
+            f"Authorization header with Bearer token is required for {what}",
+            hint="set OLLAMA_API_KEY (a key from ollama.com/settings/keys), or pass "
+            "headers={'Authorization': 'Bearer <key>'}",
+        )
+
+
 def generate(model: str, prompt: str | None, stream: bool, **kw: Any) -> Call[GenerateResponse]:
-    images = [_b64(i) for i in kw.pop("images", None) or ()] or None
+    images = images_b64(kw.pop("images", None) or ()) or None
     request = build(
         GenerateRequest,
         model=model,
@@ -327,7 +403,3 @@ def generate(model: str, prompt: str | None, stream: bool, **kw: Any) -> Call[Ge
 
 def chat(request: ChatRequest) -> Call[ChatResponse]:
     return _post("/api/chat", request, ChatResponse, request.model)
-
-
-def _b64(image: str | bytes) -> str:
-    return base64.b64encode(image).decode() if isinstance(image, bytes) else image

@@ -20,6 +20,7 @@ from ..types import (
     ChatResponse,
     GenerateChunk,
     GenerateResponse,
+    Logprob,
     Message,
     ProgressResponse,
     ToolCall,
@@ -57,6 +58,7 @@ class ChatAccumulator:
         self._content: list[str] = []
         self._thinking: list[str] = []
         self._tool_calls: list[ToolCall] = []
+        self._logprobs: list[Logprob] = []
         self._role = "assistant"
         self._last: ChatChunk | ChatResponse | None = None
 
@@ -68,6 +70,8 @@ class ChatAccumulator:
             self._thinking.append(thinking)
         if tool_calls := field("tool_calls"):
             self._tool_calls.extend(tool_calls)
+        if logprobs := chunk.get("logprobs"):
+            self._logprobs.extend(logprobs)
         self._role = field("role") or self._role
         self._last = chunk
 
@@ -80,7 +84,7 @@ class ChatAccumulator:
             thinking="".join(self._thinking) or None,
             tool_calls=self._tool_calls or None,
         )
-        return _response(ChatResponse, self._last, message=message)
+        return _response(ChatResponse, self._last, message=message, logprobs=self._logprobs or None)
 
 
 class GenerateAccumulator:
@@ -89,6 +93,7 @@ class GenerateAccumulator:
     def __init__(self) -> None:
         self._text: list[str] = []
         self._thinking: list[str] = []
+        self._logprobs: list[Logprob] = []
         self._last: GenerateChunk | GenerateResponse | None = None
 
     def add(self, chunk: GenerateChunk | GenerateResponse) -> None:
@@ -96,13 +101,21 @@ class GenerateAccumulator:
             self._text.append(chunk.response)
         if chunk.thinking:
             self._thinking.append(chunk.thinking)
+        if chunk.logprobs:
+            self._logprobs.extend(chunk.logprobs)
         self._last = chunk
 
     def result(self) -> GenerateResponse:
         if self._last is None:
             raise ProtocolError("the generate stream ended before its first chunk")
         text, thinking = "".join(self._text), "".join(self._thinking) or None
-        return _response(GenerateResponse, self._last, response=text, thinking=thinking)
+        return _response(
+            GenerateResponse,
+            self._last,
+            response=text,
+            thinking=thinking,
+            logprobs=self._logprobs or None,
+        )
 
 
 class LastProgress:

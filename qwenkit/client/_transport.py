@@ -185,20 +185,22 @@ def make_timeout(timeout: float | httpx.Timeout | None) -> httpx.Timeout:
     return httpx.Timeout(timeout)
 
 
-def default_headers(extra: Mapping[str, str] | None) -> dict[str, str]:
-    """JSON in and out, a user agent, bearer auth from the environment, then the caller's."""
-    headers = {
-        "Content-Type": "application/json",
-        "Accept": "application/json",
-        "User-Agent": f"qwenkit/{__version__}",
-        **auth_headers(),
-    }
+def default_headers(extra: Mapping[str, str] | None) -> httpx.Headers:
+    """The caller's headers over a user agent and bearer auth from `OLLAMA_API_KEY`; JSON in
+    and out always (a caller's `Content-Type` would make Ollama misread the body, so, as in
+    the `ollama` client, it cannot be replaced). Names are case-insensitive, so a caller's
+    `authorization` replaces the environment's key instead of being sent beside it."""
+    headers = httpx.Headers({"User-Agent": f"qwenkit/{__version__}", **auth_headers()})
     headers.update(extra or {})
+    headers.update({"Content-Type": "application/json", "Accept": "application/json"})
     return headers
 
 
 class _Base(Generic[H]):
-    """What both transports share: settings, the lazily built httpx client, error mapping."""
+    """What both transports share: settings, the lazily built httpx client, error mapping.
+
+    `options` are more keyword arguments for `httpx.Client`/`AsyncClient` (`verify=`,
+    `cert=`, `proxy=`, `follow_redirects=` (default True), ...), as the `ollama` client takes."""
 
     server: str | None = None  # how errors name the other side (None: Ollama)
     unavailable_hint: str | None = None  # None: how to start Ollama
@@ -210,11 +212,13 @@ class _Base(Generic[H]):
         timeout: float | httpx.Timeout | None,
         headers: Mapping[str, str] | None,
         transport: Any,
+        **options: Any,
     ) -> None:
         self.host = host
         self.timeout = make_timeout(timeout)
         self.headers = default_headers(headers)
         self._transport = transport
+        self._options = {"follow_redirects": True, **options}
         self._client: H | None = None
 
     def _make_client(self, cls: type[H]) -> H:
@@ -225,22 +229,34 @@ class _Base(Generic[H]):
                 timeout=self.timeout,
                 headers=self.headers,
                 transport=self._transport,
-                follow_redirects=True,
+                **self._options,
             )
         return self._client
 
-    def _fail(self, exc: Exception, *, started: bool) -> Exception:
+    def _where(self, path: str) -> str:
+        """The server a failure is about: ours, or the one an absolute URL names (the hosted
+        web API of `web_search`)."""
+        if "://" not in path:
+            return self.host
+        url = httpx.URL(path)
+        return f"{url.scheme}://{url.netloc.decode('ascii')}"
+
+    def _fail(self, exc: Exception, path: str, *, started: bool) -> Exception:
+        where = self._where(path)
+        theirs = where == self.host
         return transport_error(
             exc,
-            self.host,
+            where,
             started=started,
             timeout=self.timeout,
-            server=self.server,
-            unavailable_hint=self.unavailable_hint,
+            server=self.server if theirs else "Ollama's web API",
+            unavailable_hint=self.unavailable_hint if theirs else None,
         )
 
-    def _status(self, response: httpx.Response, body: bytes, model: str | None) -> ResponseError:
-        return status_error(response.status_code, body, self.host, model=model)
+    def _status(
+        self, response: httpx.Response, body: bytes, path: str, model: str | None
+    ) -> ResponseError:
+        return status_error(response.status_code, body, self._where(path), model=model)
 
 
 class SyncTransport(_Base[httpx.Client]):
@@ -253,8 +269,9 @@ class SyncTransport(_Base[httpx.Client]):
         timeout: float | httpx.Timeout | None = DEFAULT_TIMEOUT,
         headers: Mapping[str, str] | None = None,
         transport: httpx.BaseTransport | None = None,
+        **options: Any,
     ) -> None:
-        super().__init__(host, timeout=timeout, headers=headers, transport=transport)
+        super().__init__(host, timeout=timeout, headers=headers, transport=transport, **options)
 
     @property
     def client(self) -> httpx.Client:
@@ -276,9 +293,9 @@ class SyncTransport(_Base[httpx.Client]):
         try:
             response = self.client.request(method, path, content=body)
         except httpx.HTTPError as exc:
-            raise self._fail(exc, started=False) from exc
+            raise self._fail(exc, path, started=False) from exc
         if response.status_code >= 400:
-            raise self._status(response, response.content, model)
+            raise self._status(response, response.content, path, model)
         return response.content
 
     def head(self, path: str) -> int:
@@ -286,7 +303,7 @@ class SyncTransport(_Base[httpx.Client]):
         try:
             return self.client.head(path).status_code
         except httpx.HTTPError as exc:
-            raise self._fail(exc, started=False) from exc
+            raise self._fail(exc, path, started=False) from exc
 
     def lines(
         self, method: str, path: str, body: bytes | None = None, *, model: str | None = None
@@ -296,7 +313,7 @@ class SyncTransport(_Base[httpx.Client]):
         try:
             with self.client.stream(method, path, content=body) as response:
                 if response.status_code >= 400:
-                    raise self._status(response, response.read(), model)
+                    raise self._status(response, response.read(), path, model)
                 started = True
                 chunks = response.iter_raw() if _is_raw(response) else response.iter_bytes()
                 tail = b""  # NDJSON framing, inline: this loop runs once per token
@@ -310,7 +327,7 @@ class SyncTransport(_Base[httpx.Client]):
                 if tail.strip():
                     yield tail
         except httpx.HTTPError as exc:
-            raise self._fail(exc, started=started) from exc
+            raise self._fail(exc, path, started=started) from exc
 
 
 class AsyncTransport(_Base[httpx.AsyncClient]):
@@ -323,8 +340,9 @@ class AsyncTransport(_Base[httpx.AsyncClient]):
         timeout: float | httpx.Timeout | None = DEFAULT_TIMEOUT,
         headers: Mapping[str, str] | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
+        **options: Any,
     ) -> None:
-        super().__init__(host, timeout=timeout, headers=headers, transport=transport)
+        super().__init__(host, timeout=timeout, headers=headers, transport=transport, **options)
 
     @property
     def client(self) -> httpx.AsyncClient:
@@ -345,16 +363,16 @@ class AsyncTransport(_Base[httpx.AsyncClient]):
         try:
             response = await self.client.request(method, path, content=body)
         except httpx.HTTPError as exc:
-            raise self._fail(exc, started=False) from exc
+            raise self._fail(exc, path, started=False) from exc
         if response.status_code >= 400:
-            raise self._status(response, response.content, model)
+            raise self._status(response, response.content, path, model)
         return response.content
 
     async def head(self, path: str) -> int:
         try:
             return (await self.client.head(path)).status_code
         except httpx.HTTPError as exc:
-            raise self._fail(exc, started=False) from exc
+            raise self._fail(exc, path, started=False) from exc
 
     async def lines(
         self, method: str, path: str, body: bytes | None = None, *, model: str | None = None
@@ -363,7 +381,7 @@ class AsyncTransport(_Base[httpx.AsyncClient]):
         try:
             async with self.client.stream(method, path, content=body) as response:
                 if response.status_code >= 400:
-                    raise self._status(response, await response.aread(), model)
+                    raise self._status(response, await response.aread(), path, model)
                 started = True
                 raw = _is_raw(response)
                 chunks = response.aiter_raw() if raw else response.aiter_bytes()
@@ -378,7 +396,7 @@ class AsyncTransport(_Base[httpx.AsyncClient]):
                 if tail.strip():
                     yield tail
         except httpx.HTTPError as exc:
-            raise self._fail(exc, started=started) from exc
+            raise self._fail(exc, path, started=started) from exc
 
 
 __all__ = [
