@@ -129,6 +129,19 @@ def test_pull_without_stream_returns_last_status_or_500(client: httpx.Client) ->
     assert missing.json() == {"error": "pull model manifest: file does not exist"}
 
 
+def test_push_of_a_local_model_streams_to_success_and_of_a_missing_one_fails(
+    fake: FakeOllama, client: httpx.Client
+) -> None:
+    """As Ollama's `PushModel` (the fake's registry accepts every upload)."""
+    client.post("/api/pull", json={"model": Q4, "stream": False})
+    pushed = lines(client.post("/api/push", json={"model": Q4}))
+    assert pushed[0] == {"status": "retrieving manifest"}
+    assert pushed[-2:] == [{"status": "pushing manifest"}, {"status": "success"}]
+    assert all(p["completed"] == p["total"] for p in pushed[1:-2])
+    missing = client.post("/api/push", json={"model": "user/nope", "stream": False})
+    assert missing.status_code == 500 and "no such file" in missing.json()["error"]
+
+
 # -- create ------------------------------------------------------------------------------
 
 

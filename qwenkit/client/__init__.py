@@ -9,6 +9,7 @@ that live in them are too.
 
 from __future__ import annotations
 
+import functools
 import importlib
 from typing import TYPE_CHECKING, Any
 
@@ -31,6 +32,13 @@ _LAZY = {
 }
 
 
+@functools.cache
+def default_client() -> Client:
+    """The client behind the module-level calls (`qwenkit.chat(...)`, `qwenkit.pull(...)`),
+    as `ollama.chat` has one: made on first use, from `OLLAMA_HOST` and `OLLAMA_API_KEY`."""
+    return Client()
+
+
 #: public modules, reachable as `qwenkit.client.<name>` without an explicit import
 _SUBMODULES = frozenset({"structured", "tools"})
 
@@ -51,5 +59,6 @@ __all__ = [
     "Client",
     "OpenAIClient",
     "connect",
+    "default_client",
     "file_digest",
 ]

@@ -156,7 +156,8 @@ class AsyncClient:
     async def push(
         self, model: str, *, insecure: bool = False, stream: bool = False
     ) -> ProgressResponse | AsyncProgressStream:
-        """Upload a model to its registry; `stream=True` yields `ProgressResponse`s."""
+        """Upload a model to its registry (`namespace/model`, signed in with `ollama signin`);
+        `stream=True` yields `ProgressResponse`s."""
         return await self._progress(rq.push(model, insecure, stream), stream)
 
     @overload

@@ -1,4 +1,5 @@
-"""`POST /api/pull`: the NDJSON progress stream, server-side resume, and pull faults."""
+"""`POST /api/pull` (the NDJSON progress stream, server-side resume, pull faults) and
+`POST /api/push`."""
 
 from __future__ import annotations
 
@@ -42,6 +43,29 @@ def pull_events(state: State, name: Name) -> Iterator[Event]:
     yield {"status": "verifying sha256 digest"}
     yield {"status": "writing manifest"}
     install(state, entry.model, name.short)
+    yield {"status": "success"}
+
+
+def push(state: State, body: dict[str, Any]) -> Stream:
+    """`POST /api/push`: as Ollama's `PushModel`, the registry always accepting (the fake has
+    no registry, as it has none for pull); an unknown model fails after the first line."""
+    name = str(body.get("model") or body.get("name") or "")
+    if not name:
+        raise HttpError(400, "model is required")
+    return Stream(push_events(state, name), stream=body.get("stream") is not False)
+
+
+def push_events(state: State, name: str) -> Iterator[Event]:
+    yield {"status": "retrieving manifest"}
+    model = state.models.find(name)
+    if model is None:
+        yield {"status": "couldn't retrieve manifest"}
+        yield StreamError(f"open {name}: no such file or directory")
+        return
+    for layer in model.layers():
+        yield {"status": f"pushing {layer.digest[7:19]}", "digest": layer.digest,
+               "total": layer.size, "completed": layer.size}  # fmt: skip
+    yield {"status": "pushing manifest"}
     yield {"status": "success"}
 
 

@@ -178,6 +178,7 @@ ROUTES: dict[tuple[str, str], Handler] = {
     ("DELETE", "/api/delete"): delete,
     ("POST", "/api/copy"): copy,
     ("POST", "/api/pull"): lambda s, p: pull.pull(s, _object(p)),
+    ("POST", "/api/push"): lambda s, p: pull.push(s, _object(p)),
     ("POST", "/api/create"): lambda s, p: create.create(s, _object(p)),
     ("POST", "/api/chat"): lambda s, p: chat.chat(s, _object(p)),
     ("POST", "/api/generate"): lambda s, p: chat.chat(s, _object(p), generate=True),
