@@ -103,9 +103,11 @@ class _Wire:
     )
 
     host: str
-    headers: dict[str, str]
+    headers: httpx.Headers
 
-    def _status(self, response: httpx.Response, body: bytes, model: str | None) -> ResponseError:
+    def _status(
+        self, response: httpx.Response, body: bytes, path: str, model: str | None
+    ) -> ResponseError:
         return openai_status_error(response.status_code, body, self.host, model)
 
     def _own_auth(self, key_header: Mapping[str, str]) -> None:
