@@ -208,6 +208,21 @@ class ToolError(QwenkitError):
     """A tool definition or call that qwenkit cannot turn into a schema or run."""
 
 
+class ToolRoundsError(ToolError):
+    """The model was still calling tools after `max_tool_rounds` rounds.
+
+    Nothing is lost: `messages` is the whole transcript (every tool result included) and
+    `response` the last reply, whose `tool_calls` were not run.
+    """
+
+    def __init__(
+        self, message: str, *, messages: list[Any], response: Any, hint: str | None = None
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.messages = messages
+        self.response = response
+
+
 class PlanError(QwenkitError):
     """No plan fits the hardware, or a forced choice cannot fit; the message has the numbers."""
 
@@ -252,6 +267,7 @@ __all__ = [
     "SetupError",
     "StructuredOutputError",
     "ToolError",
+    "ToolRoundsError",
     "TruncatedOutputError",
     "VerificationError",
     "WebUIError",

@@ -10,7 +10,7 @@ import httpx
 import pytest
 from pydantic import BaseModel, Field
 
-from qwenkit import Client, ToolError
+from qwenkit import Client, ToolError, ToolRoundsError
 from qwenkit.client.tools import ToolSet, parse_docstring, rescue_calls, tool_from_function
 from qwenkit.types import ChatResponse, Function, Message, ToolCall
 
@@ -340,12 +340,44 @@ def test_rescue_applies_without_running_tools() -> None:
     assert reply.message.tool_calls and reply.message.tool_calls[0].function.name == "add"
 
 
-def test_tool_loop_stops_after_max_rounds() -> None:
+def test_tool_loop_stops_after_max_rounds_and_keeps_the_transcript() -> None:
     looping = assistant("", call("add", a=1, b=1))
     client, bodies = scripted(looping, looping, looping)
-    with pytest.raises(ToolError, match="2 rounds"):
-        client.chat("m", [], tools=[add], run_tools=True, max_tool_rounds=2)
+    question = {"role": "user", "content": "1+1, again and again"}
+    with pytest.raises(ToolRoundsError, match="2 rounds") as err:
+        client.chat("m", [question], tools=[add], run_tools=True, max_tool_rounds=2)
     assert len(bodies) == 3
+    roles = [m.role for m in err.value.messages]
+    assert roles == ["user", "assistant", "tool", "assistant", "tool", "assistant"]
+    assert [m.content for m in err.value.messages if m.role == "tool"] == ["2", "2"]
+    last = err.value.response
+    assert last.message.tool_calls and last.message.tool_calls[0].function.arguments == {
+        "a": 1,
+        "b": 1,
+    }
+    assert last.messages == err.value.messages and isinstance(err.value, ToolError)
+
+
+def test_zero_rounds_returns_the_calls_without_running_them() -> None:
+    ran: list[int] = []
+
+    def record(a: int) -> int:
+        ran.append(a)
+        return a
+
+    client, bodies = scripted(assistant("", call("record", a=7)))
+    reply = client.chat("m", [], tools=[record], run_tools=True, max_tool_rounds=0)
+    assert reply.message.tool_calls and reply.message.tool_calls[0].function.name == "record"
+    assert ran == [] and len(bodies) == 1
+    assert [m.role for m in reply.messages or []] == ["assistant"]
+
+
+@pytest.mark.parametrize("rounds", [-1, 1.5, True, "2"])
+def test_a_bad_round_limit_is_refused_before_sending(rounds: Any) -> None:
+    client, bodies = scripted()
+    with pytest.raises(ToolError, match="max_tool_rounds"):
+        client.chat("m", [], tools=[add], run_tools=True, max_tool_rounds=rounds)
+    assert bodies == []
 
 
 def test_tool_without_python_function_ends_the_loop_with_the_call() -> None:

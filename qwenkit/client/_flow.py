@@ -97,6 +97,12 @@ def plan_chat(
     if kw and not kw.keys() <= _CHAT_KWARGS:
         unknown = ", ".join(sorted(kw.keys() - _CHAT_KWARGS))
         raise TypeError(f"chat() got unexpected keyword arguments: {unknown}")
+    rounds = kw.get("max_tool_rounds", 0)
+    if isinstance(rounds, bool) or not isinstance(rounds, int) or rounds < 0:
+        raise ToolError(
+            f"max_tool_rounds must be a whole number of rounds, 0 or more; got {rounds!r}",
+            hint="0 returns the model's tool calls without running them",
+        )
     base: dict[str, Any] = {"model": model, "stream": stream}
     toolset = None
     if kw.get("tools"):

@@ -21,7 +21,7 @@ from typing import Any, get_type_hints
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
-from ..errors import ToolError
+from ..errors import ToolError, ToolRoundsError
 from ..types import ChatResponse, Function, Message, ToolCall
 from ._docstrings import parse_docstring
 from ._requests import message_dict
@@ -340,7 +340,9 @@ def tool_flow(
     """Ask; rescue calls; if asked to, run the calls and ask again until a plain answer.
 
     The answer's `.messages` is the transcript: request messages, every assistant turn and
-    every tool result.
+    every tool result. `max_rounds=0` runs nothing: the answer carries the model's calls, as
+    without `run_tools`. A model still calling tools after `max_rounds` rounds raises
+    `ToolRoundsError` with the transcript and that last reply.
     """
     transcript = list(messages)
     for round_no in range(max_rounds + 1):
@@ -348,18 +350,23 @@ def tool_flow(
         if toolset is not None:
             response = toolset.recover(response)
         transcript.append(message_dict(response.message))
+        response.messages = [Message.model_validate(m) for m in transcript]
         calls = response.message.tool_calls or []
         if toolset is None or not run_tools or not calls or not toolset.runnable(calls):
-            response.messages = [Message.model_validate(m) for m in transcript]
+            return response
+        if max_rounds == 0:  # no round to run: the calls are the answer
             return response
         if round_no == max_rounds:
             break
         for call in calls:
             text = yield Invoke(toolset.prepare(call))
             transcript.append(_tool_message(call, text))
-    raise ToolError(
+    raise ToolRoundsError(
         f"the model was still calling tools after {max_rounds} rounds",
-        hint="raise max_tool_rounds, or check that the tools' results answer the question",
+        messages=response.messages or [],
+        response=response,
+        hint="raise max_tool_rounds, or check that the tools' results answer the question; "
+        "the error's .messages holds every result so far",
     )
 
 
