@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import enum
 import json
 from typing import Annotated, Any, Literal
@@ -10,6 +11,7 @@ import httpx
 import pytest
 from pydantic import BaseModel, Field
 
+import qwenkit
 from qwenkit import Client, ToolError, ToolRoundsError
 from qwenkit.client.tools import ToolSet, parse_docstring, rescue_calls, tool_from_function
 from qwenkit.types import ChatResponse, Function, Message, ToolCall
@@ -421,3 +423,96 @@ def test_tool_loop_streams_every_round() -> None:
     assert texts == "The sum is 3." and final.message.content == "The sum is 3."
     assert rounds[1]["stream"] is True and rounds[1]["messages"][-1]["content"] == "3"
     assert final.messages and final.messages[-2].role == "tool"
+
+
+# --------------------------------------------------------------------------- streamed rescue
+
+
+def streaming(*pieces: str) -> tuple[Client, qwenkit.AsyncClient]:
+    """Clients whose server streams `pieces` as content chunks, then the final chunk."""
+
+    def body() -> bytes:
+        chunks = [{"model": "m", "message": assistant(p), "done": False} for p in pieces]
+        chunks.append({"model": "m", "message": assistant(), "done": True, "eval_count": 9})
+        return b"\n".join(json.dumps(c).encode() for c in chunks)
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, content=body())
+
+    async def ahandler(request: httpx.Request) -> httpx.Response:
+        return handler(request)
+
+    sync = Client(transport=httpx.MockTransport(handler))
+    return sync, qwenkit.AsyncClient(transport=httpx.MockTransport(ahandler))
+
+
+def shown(chunks: list[Any]) -> list[tuple[str, list[str], bool]]:
+    return [
+        (c.message.content, [t.function.name for t in c.message.tool_calls or []], c.done)
+        for c in chunks
+    ]
+
+
+TAGGED = (
+    "Sure. ",
+    "<tool",
+    '_call>\n{"name": "add", ',
+    '"arguments": {"a": 1, "b": 2}}',
+    "\n</tool_call>",
+)
+
+
+def test_a_streamed_tool_call_is_held_back_and_comes_as_a_call_chunk() -> None:
+    client, _ = streaming(*TAGGED)
+    stream = client.chat("m", [{"role": "user", "content": "1+2"}], tools=[add], stream=True)
+    chunks = list(stream)
+    assert shown(chunks) == [("Sure. ", [], False), ("", ["add"], False), ("", [], True)]
+    assert chunks[1].message.tool_calls[0].function.arguments == {"a": 1, "b": 2}
+    final = stream.final()
+    assert final.message.content == "Sure." and final.eval_count == 9
+    assert final.message.tool_calls and final.message.tool_calls[0].function.name == "add"
+
+
+def test_async_streams_hold_back_tool_calls_too() -> None:
+    _, client = streaming(*TAGGED)
+
+    async def run() -> list[Any]:
+        stream = await client.chat("m", [], tools=[add], stream=True)
+        return [chunk async for chunk in stream]
+
+    assert shown(asyncio.run(run())) == [
+        ("Sure. ", [], False),
+        ("", ["add"], False),
+        ("", [], True),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("pieces", "expected"),
+    [
+        # a tag prefix that turns out to be other text is released as soon as that is clear
+        (("a <to", "p> b"), [("a ", [], False), ("<top> b", [], False), ("", [], True)]),
+        # held text that holds no call to an offered tool is released whole at the end
+        (("<tool_call>", "oops"), [("<tool_call>oops", [], False), ("", [], True)]),
+        (('{"x": ', "1}"), [('{"x": 1}', [], False), ("", [], True)]),
+        # a bare call object, the whole answer
+        (
+            (" ", '{"name": "add", "arguments": {"a": 1, "b": 1}}'),
+            [("", ["add"], False), ("", [], True)],
+        ),
+    ],
+)
+def test_held_text_is_never_lost(pieces: tuple[str, ...], expected: list[Any]) -> None:
+    client, _ = streaming(*pieces)
+    stream = client.chat("m", [], tools=[add], stream=True)
+    chunks = list(stream)
+    assert shown(chunks) == expected
+    final = stream.final()
+    if final.message.tool_calls is None:
+        assert final.message.content == "".join(pieces)
+
+
+def test_without_tools_nothing_is_held() -> None:
+    client, _ = streaming(*TAGGED)
+    stream = client.chat("m", [], stream=True)
+    assert [c.message.content for c in stream][:5] == list(TAGGED)

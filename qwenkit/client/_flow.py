@@ -27,7 +27,7 @@ from ._requests import (
 from ._steps import Ask, Flow
 from ._streaming import AsyncChatStream, ChatStream, _Box
 from .structured import structured_flow
-from .tools import ToolLike, ToolSet, tool_flow
+from .tools import ToolLike, ToolSet, ahold_back_calls, hold_back_calls, tool_flow
 
 
 class ChatKwargs(TypedDict, total=False):
@@ -161,7 +161,10 @@ def stream_flow(flow: Flow, open_stream: Callable[[Any], ChatStream]) -> ChatStr
             while True:
                 if isinstance(action, Ask):
                     with open_stream(action.request) as stream:
-                        yield from stream
+                        if action.offered:
+                            yield from hold_back_calls(stream, action.offered)
+                        else:
+                            yield from stream
                         reply: Any = stream.final()
                 else:
                     reply = action.call.run()
@@ -182,7 +185,9 @@ def astream_flow(flow: Flow, open_stream: Callable[[Any], AsyncChatStream]) -> A
             while True:
                 if isinstance(action, Ask):
                     async with open_stream(action.request) as stream:
-                        async for chunk in stream:
+                        offered = action.offered
+                        shown = ahold_back_calls(stream, offered) if offered else stream
+                        async for chunk in shown:
                             yield chunk
                         reply: Any = await stream.final()
                 else:

@@ -15,9 +15,13 @@ from ..types import ChatResponse
 
 @dataclass(frozen=True)
 class Ask:
-    """Flow action: send this `/api/chat` body (a `ChatRequest`), give back the answer."""
+    """Flow action: send this `/api/chat` body (a `ChatRequest`), give back the answer.
+
+    `offered` names the tools the request offers: a stream holds back text that may be a
+    call to one of them (see `qwenkit.client.tools.CallHoldback`)."""
 
     request: Any
+    offered: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)

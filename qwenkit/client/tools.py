@@ -15,14 +15,22 @@ from __future__ import annotations
 import inspect
 import json
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import (
+    AsyncIterable,
+    AsyncIterator,
+    Callable,
+    Iterable,
+    Iterator,
+    Mapping,
+    Sequence,
+)
 from dataclasses import dataclass, field
 from typing import Any, get_type_hints
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from ..errors import ToolError, ToolRoundsError
-from ..types import ChatResponse, Function, Message, ToolCall
+from ..types import ChatChunk, ChatResponse, ChunkMessage, Function, Message, ToolCall
 from ._docstrings import parse_docstring
 from ._requests import message_dict
 from ._steps import Ask, Flow, Invoke
@@ -267,7 +275,8 @@ def to_spec(tool: ToolLike) -> ToolSpec:
 
 # --------------------------------------------------------------------------- rescue
 
-_BLOCK = re.compile(r"<tool_call>\s*(.*?)\s*</tool_call>", re.DOTALL)
+#: a `<tool_call>` block; the last one may be unclosed (the answer stopped after the JSON)
+_BLOCK = re.compile(r"<tool_call>\s*(.*?)\s*(?:</tool_call>|$)", re.DOTALL)
 
 
 def rescue_calls(content: str, offered: set[str]) -> tuple[list[ToolCall], str]:
@@ -297,6 +306,107 @@ def rescue_calls(content: str, offered: set[str]) -> tuple[list[ToolCall], str]:
     for index, call in enumerate(calls):
         call.function.index = index
     return calls, rest.strip()
+
+
+class CallHoldback:
+    """Holds back streamed text that may start a tool call, so raw `<tool_call>` markup is
+    never shown as content (sans-I/O: `feed` each piece of text, `finish` at the end).
+
+    Like Ollama's own parser: text before the tag passes at once; from the tag (or a prefix
+    of it at the end of what arrived) the text is held; an answer whose first non-blank
+    character is `{` is held whole (a bare call object). At the end the held text becomes
+    tool calls where it holds calls to offered tools, and is released as text otherwise.
+
+    >>> hold = CallHoldback({"add"})
+    >>> hold.feed("Sure.<tool"), hold.feed('_call>{"name": "add", '), hold.feed('"arguments": {}}')
+    ('Sure.', '', '')
+    >>> text, calls = hold.finish()
+    >>> text, [c.function.name for c in calls]
+    ('', ['add'])
+    """
+
+    TAG = "<tool_call>"
+
+    def __init__(self, offered: set[str] | frozenset[str]) -> None:
+        self.offered = set(offered)
+        self.held = ""
+        self.started = False  # some non-blank text has arrived
+        self.holding = False  # a call may have begun: hold everything to the end
+
+    def feed(self, text: str) -> str:
+        """The part of `text` (with what was held) that can be shown now."""
+        buf = self.held + text
+        if self.holding:
+            self.held = buf
+            return ""
+        if not self.started:
+            head = buf.lstrip()
+            if not head:  # blank so far: a bare call object may follow
+                self.held = buf
+                return ""
+            self.started = True
+            if head.startswith("{"):
+                self.holding, self.held = True, buf
+                return ""
+        at = buf.find(self.TAG)
+        if at >= 0:
+            self.holding, self.held = True, buf[at:]
+            return buf[:at]
+        keep = next((k for k in range(len(self.TAG) - 1, 0, -1) if buf.endswith(self.TAG[:k])), 0)
+        self.held = buf[len(buf) - keep :]
+        return buf[: len(buf) - keep]
+
+    def finish(self) -> tuple[str, list[ToolCall]]:
+        """The held text as (text left over, tool calls); all text when it holds no call."""
+        held, self.held = self.held, ""
+        calls, rest = rescue_calls(held, self.offered) if self.holding else ([], held)
+        return (rest, calls) if calls else (held, [])
+
+
+def hold_back_calls(chunks: Iterable[ChatChunk], offered: frozenset[str]) -> Iterator[ChatChunk]:
+    """The chunks of a streamed answer with tool-call text held back and turned into a
+    `tool_calls` chunk before the final one, as Ollama streams the calls it parses."""
+    hold = CallHoldback(offered)
+    for chunk in chunks:
+        yield from _held(hold, chunk)
+
+
+async def ahold_back_calls(
+    chunks: AsyncIterable[ChatChunk], offered: frozenset[str]
+) -> AsyncIterator[ChatChunk]:
+    """The async twin of `hold_back_calls`."""
+    hold = CallHoldback(offered)
+    async for chunk in chunks:
+        for shown in _held(hold, chunk):
+            yield shown
+
+
+def _held(hold: CallHoldback, chunk: ChatChunk) -> list[ChatChunk]:
+    """What to show for one chunk: itself, its shown part, nothing, or (at the end) the held
+    text as calls or text followed by the final chunk."""
+    message = chunk.message
+    content = message.content
+    shown = hold.feed(content) if content else ""
+    if not chunk.done:
+        if shown == content:
+            return [chunk]
+        if shown or message.thinking or message.tool_calls:
+            return [_with_message(chunk, {**message, "content": shown})]
+        return []
+    text, calls = hold.finish()
+    out = []
+    if shown + text or calls:
+        held: dict[str, Any] = {"role": "assistant", "content": shown + text}
+        if calls:
+            held["tool_calls"] = calls
+        out.append(ChatChunk({"model": chunk.model, "created_at": chunk.created_at,
+                              "message": ChunkMessage(held), "done": False}))  # fmt: skip
+    out.append(_with_message(chunk, {**message, "content": ""}) if content else chunk)
+    return out
+
+
+def _with_message(chunk: ChatChunk, message: dict[str, Any]) -> ChatChunk:
+    return ChatChunk({**chunk, "message": ChunkMessage(message)})
 
 
 def _candidates(block: str) -> list[str]:
@@ -345,8 +455,9 @@ def tool_flow(
     `ToolRoundsError` with the transcript and that last reply.
     """
     transcript = list(messages)
+    offered = frozenset(toolset.specs) if toolset is not None else frozenset()
     for round_no in range(max_rounds + 1):
-        response: ChatResponse = yield Ask(make_request(transcript))
+        response: ChatResponse = yield Ask(make_request(transcript), offered)
         if toolset is not None:
             response = toolset.recover(response)
         transcript.append(message_dict(response.message))
