@@ -3,8 +3,9 @@ import stat
 
 import pytest
 
-from qwenkit._common.files import write_text_atomic
+from qwenkit._common.files import atomic_file, write_text_atomic
 from qwenkit.errors import QwenkitError
+from tests.durability import fsync_rename_log
 
 
 def test_creates_then_leaves_identical_text_alone(tmp_path):
@@ -64,3 +65,19 @@ def test_an_unwritable_place_is_a_qwenkit_error(tmp_path):
         write_text_atomic(blocker / "a.Modelfile", "FROM x\n")
     assert info.value.hint
     assert blocker.read_text() == "not a directory\n"
+
+
+def test_the_bytes_are_fsynced_before_the_rename(tmp_path, monkeypatch):
+    log = fsync_rename_log(monkeypatch)
+    write_text_atomic(tmp_path / "Modelfile", "FROM qwen2.5\n")
+    (fsync, synced), (rename, renamed) = log
+    assert (fsync, rename) == ("fsync", "rename") and synced == renamed
+
+
+def test_a_failed_write_leaves_the_old_file_and_no_temporary(tmp_path):
+    target = tmp_path / "sidecar.json"
+    target.write_bytes(b"old")
+    with pytest.raises(RuntimeError), atomic_file(target) as fh:
+        fh.write(b"half")
+        raise RuntimeError("power cut")
+    assert target.read_bytes() == b"old" and sorted(tmp_path.iterdir()) == [target]

@@ -4,7 +4,9 @@ from types import SimpleNamespace
 
 import pytest
 
+from qwenkit._common.disk import DISK_MARGIN
 from qwenkit._common.names import model_present
+from qwenkit._common.retry import RetryPolicy
 from qwenkit.errors import (
     OllamaTimeoutError,
     OllamaUnavailableError,
@@ -13,13 +15,11 @@ from qwenkit.errors import (
     SetupError,
 )
 from qwenkit.setup.pull import (
-    DISK_HEADROOM,
     PullDone,
     PullProgress,
     PullRetry,
     PullStatus,
     PullTracker,
-    RetryPolicy,
     check_disk_space,
     pull_model,
 )
@@ -186,7 +186,7 @@ def test_model_present_matches_ollama_naming():
 
 def test_disk_check_refuses_before_pulling():
     check_disk_space(None, 5 << 30, model=MODEL)
-    check_disk_space((5 << 30) + DISK_HEADROOM, 5 << 30, model=MODEL)
+    check_disk_space((5 << 30) + DISK_MARGIN, 5 << 30, model=MODEL)
     with pytest.raises(SetupError) as info:
         check_disk_space(2 << 30, 5 << 30, model=MODEL)
     assert "2.0 GiB" in str(info.value) and "5.5 GiB" in str(info.value)

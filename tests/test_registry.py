@@ -15,6 +15,7 @@ import httpx
 import pytest
 import respx
 
+from qwenkit._common.retry import RetryPolicy
 from qwenkit.longctx.registry import (
     MANIFEST_ACCEPT,
     MEDIA_MODEL,
@@ -99,8 +100,11 @@ def cdn() -> Iterator[CDNServer]:
         yield server
 
 
+NO_WAIT = RetryPolicy(attempts=7, base_delay=0.0)
+
+
 def download(dst: Path, **kwargs: object) -> Path:
-    opts: dict[str, object] = {"size": len(BLOB), "registry": REG, "backoff": 0.0}
+    opts: dict[str, object] = {"size": len(BLOB), "registry": REG, "policy": NO_WAIT}
     opts.update(kwargs)
     return download_blob(NAME, DIGEST, dst, **opts)  # type: ignore[arg-type]
 
@@ -231,10 +235,12 @@ def test_dropped_connection_is_retried_from_where_it_stopped(
 
 def test_server_errors_are_retried_then_given_up(cdn: CDNServer, tmp_path: Path) -> None:
     cdn.fail_statuses = [503, 502]
-    assert download(tmp_path / "blob", retries=2).read_bytes() == BLOB
+    three_tries = RetryPolicy(attempts=3, base_delay=0.0)
+    assert download(tmp_path / "blob", policy=three_tries).read_bytes() == BLOB
     cdn.fail_statuses = [503] * 5
-    with pytest.raises(RegistryError, match="after 2 retries") as caught:
-        download(tmp_path / "again", retries=2)
+    with pytest.raises(RegistryError, match="after 3 attempts") as caught:
+        download(tmp_path / "again", policy=three_tries)
+    assert cdn.fail_statuses == [503, 503]  # three tries, no more
     assert "resumes" in (caught.value.hint or "")
 
 

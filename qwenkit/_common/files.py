@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Literal
+from typing import BinaryIO, Literal
 
 from ..errors import QwenkitError
 
@@ -41,19 +43,34 @@ def write_text_atomic(path: Path, text: str, *, force: bool = False) -> WriteRes
     return "created" if current is None else "replaced"
 
 
-def _replace(path: Path, data: bytes, *, keep_mode: bool) -> None:
-    """Write a sibling temporary file, then rename it over `path` (readers never see half)."""
+@contextmanager
+def atomic_file(path: Path, *, mode: int | None = None) -> Iterator[BinaryIO]:
+    """A binary file that appears at `path` whole or not at all: written beside it, fsynced,
+    then renamed over it, so neither a reader nor a crash ever sees half of it. On any error
+    (or Ctrl-C) the temporary file is removed and `path` is untouched.
+
+    The file is created 0600 (a secret is never readable by others, not even briefly);
+    `mode` sets the final permissions.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
-    mode = path.stat().st_mode & 0o777 if keep_mode else _default_mode()
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.chmod(tmp, mode)  # mkstemp makes 0600; a Modelfile is not a secret
+            yield fh
+            fh.flush()
+            os.fsync(fh.fileno())  # the bytes are on disk before the name points at them
+        if mode is not None:
+            os.chmod(tmp, mode)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _replace(path: Path, data: bytes, *, keep_mode: bool) -> None:
+    mode = path.stat().st_mode & 0o777 if keep_mode else _default_mode()
+    with atomic_file(path, mode=mode) as fh:  # a Modelfile is not a secret: the usual mode
+        fh.write(data)
 
 
 def _cannot_write(path: Path, exc: OSError) -> QwenkitError:

@@ -10,6 +10,7 @@ from typing import Any, TextIO, TypeVar
 
 import click
 
+from .._common.units import format_bytes
 from ..errors import QwenkitError
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -42,19 +43,6 @@ def report_error(err: QwenkitError, *, as_json: bool = False) -> None:
     click.secho(f"error: {err}", fg="red", err=True)
     if err.hint:
         click.echo(f"hint: {err.hint}", err=True)
-
-
-def format_bytes(n: float) -> str:
-    """Binary units, one decimal: `4.4 GiB`.
-
-    >>> format_bytes(4_683_073_952), format_bytes(512), format_bytes(1536)
-    ('4.4 GiB', '512 B', '1.5 KiB')
-    """
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if abs(n) < 1024 or unit == "TiB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    raise AssertionError("unreachable")
 
 
 def format_duration(seconds: float) -> str:

@@ -8,7 +8,8 @@ from typing import Any
 
 import click
 
-from ._render import ProgressBar, emit_json, format_bytes
+from .._common.units import format_bytes
+from ._render import ProgressBar, emit_json
 
 OK, FAIL, SKIP = "✓", "✗", "-"
 

@@ -8,9 +8,10 @@ from typing import TYPE_CHECKING
 
 import click
 
+from .._common.units import format_bytes
 from ..catalog import GiB
 from ..hardware import probe as probe_hardware
-from ._render import emit_json, format_bytes, json_option
+from ._render import emit_json, json_option
 
 if TYPE_CHECKING:
     from ..deploy import VllmPlan

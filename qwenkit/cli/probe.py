@@ -7,10 +7,11 @@ from typing import Any, TypeVar
 
 import click
 
+from .._common.units import format_bytes
 from ..hardware import GPU, HardwareProfile
 from ..hardware import probe as probe_hardware
 from ..planner import Plan, plan
-from ._render import emit_json, format_bytes, json_option
+from ._render import emit_json, json_option
 
 F = TypeVar("F", bound=Callable[..., Any])
 

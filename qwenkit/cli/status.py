@@ -10,10 +10,11 @@ from typing import Any
 
 import click
 
+from .._common.units import format_bytes
 from ..errors import QwenkitError
 from ..setup.status import connect_and_gather
 from ..webui import check_webui
-from ._render import emit_json, format_bytes, json_option
+from ._render import emit_json, json_option
 
 EXIT_PROBLEMS = 1
 EXIT_UNREACHABLE = 3

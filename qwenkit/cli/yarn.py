@@ -6,9 +6,10 @@ from pathlib import Path
 
 import click
 
+from .._common.units import format_bytes
 from ..longctx.yarn import extend_context as extend
 from ..longctx.yarn import read_context_info
-from ._render import ProgressBar, emit_json, format_bytes, json_option
+from ._render import ProgressBar, emit_json, json_option
 
 
 @click.command("extend-context")

@@ -7,14 +7,12 @@ printed or logged: callers get the env file's path.
 
 from __future__ import annotations
 
-import os
 import secrets
 import stat
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from .._common.files import WriteResult, write_text_atomic
+from .._common.files import WriteResult, atomic_file, write_text_atomic
 from ..errors import QwenkitError
 from .compose import Deployment
 
@@ -75,15 +73,8 @@ def _write_env(path: Path) -> Written:
 def _write_secret(path: Path, text: str) -> None:
     """Create `path` with mode 0600 from the start (never world-readable, not even briefly)."""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:  # mkstemp creates it 0600
-                fh.write(text)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        with atomic_file(path) as fh:  # created 0600, and it stays so
+            fh.write(text.encode("utf-8"))
     except OSError as exc:
         raise QwenkitError(
             f"cannot write {path}: {exc.strerror or exc}",

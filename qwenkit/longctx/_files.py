@@ -14,6 +14,7 @@ import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from .._common.files import atomic_file
 from .yarn import read_context_info
 
 _FROM_BLOB = re.compile(r"^FROM\s+(\S*sha256-([0-9a-fA-F]{64}))\s*$", re.MULTILINE)
@@ -85,7 +86,8 @@ class Sidecar:
         return cls(source_digest, stat.st_size, stat.st_mtime_ns, ctx, digest)
 
     def write(self, gguf: Path) -> None:
-        self.path_for(gguf).write_text(json.dumps(asdict(self)), encoding="utf-8")
+        with atomic_file(self.path_for(gguf), mode=0o644) as fh:  # never a torn record
+            fh.write(json.dumps(asdict(self)).encode("utf-8"))
 
     def describes(self, gguf: Path) -> bool:
         """True when `gguf` is the very file this sidecar was written for."""

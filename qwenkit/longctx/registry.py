@@ -32,6 +32,8 @@ import httpx
 from pydantic import BaseModel, ConfigDict, Field
 
 from .. import __version__
+from .._common.disk import short_of_space
+from .._common.retry import RetryPolicy
 from ..errors import QwenkitError
 
 DEFAULT_REGISTRY = "https://registry.ollama.ai"
@@ -39,7 +41,6 @@ MANIFEST_ACCEPT = "application/vnd.docker.distribution.manifest.v2+json"
 MEDIA_MODEL = "application/vnd.ollama.image.model"
 
 _DIGEST = re.compile(r"^sha256[:-]([0-9a-fA-F]{64})$")
-_MAX_BACKOFF = 30.0
 
 Progress = Callable[[int, int], None]
 
@@ -178,8 +179,7 @@ def download_blob(
     progress: Progress | None = None,
     client: httpx.Client | None = None,
     registry: str = DEFAULT_REGISTRY,
-    retries: int = 6,
-    backoff: float = 1.0,
+    policy: RetryPolicy | None = None,
 ) -> Path:
     """Download one blob of `name` to `dst`, resuming `dst.partial`, verified by SHA-256.
 
@@ -197,7 +197,7 @@ def download_blob(
     _check_disk(dst.parent, size - state.done)
     try:
         with _http(client) as http:
-            _download(http, ref.blob_url(digest), state, report, retries, backoff)
+            _download(http, ref.blob_url(digest), state, report, policy or RetryPolicy())
     except OSError as err:
         raise RegistryError(f"writing {partial} failed: {err.strerror or err}") from err
     if state.hasher.hexdigest() != digest.removeprefix("sha256:"):
@@ -260,8 +260,7 @@ def _download(
     url: str,
     state: _Resume,
     report: Progress,
-    retries: int,
-    backoff: float,
+    policy: RetryPolicy,
 ) -> None:
     failures = 0
     report(state.done, state.size)
@@ -270,13 +269,13 @@ def _download(
         try:
             _attempt(http, url, state, report)
         except (httpx.TransportError, _Retry) as err:
-            failures = 1 if state.done > before else failures + 1
-            if failures > retries:
+            failures = policy.failed(failures, progressed=state.done > before)
+            if policy.gives_up(failures):
                 raise RegistryError(
-                    f"download of {url} failed after {retries} retries: {err}",
+                    f"download of {url} failed after {failures} attempts: {err}",
                     hint="check the network and run the command again; it resumes",
                 ) from err
-            time.sleep(min(backoff * failures**2, _MAX_BACKOFF))
+            time.sleep(policy.delay(failures))
 
 
 def _attempt(http: httpx.Client, url: str, state: _Resume, report: Progress) -> None:
@@ -336,13 +335,9 @@ def _unreachable(registry: str, err: Exception) -> RegistryError:
 
 
 def _check_disk(folder: Path, needed: int) -> None:
-    free = shutil.disk_usage(folder).free
-    if free < needed:
-        raise RegistryError(
-            f"not enough free disk in {folder}: the download needs {needed / 2**30:.1f} GiB, "
-            f"{free / 2**30:.1f} GiB are free",
-            hint="free some space or choose another work folder",
-        )
+    problem = short_of_space(shutil.disk_usage(folder).free, needed, f"the download to {folder}")
+    if problem is not None:
+        raise RegistryError(problem, hint="free some space or choose another work folder")
 
 
 __all__ = [

@@ -25,7 +25,6 @@ import errno
 import math
 import os
 import shutil
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,13 +32,14 @@ from typing import Any
 
 from gguf import GGUFValueType, Keys, RopeScalingType
 
+from .._common.disk import short_of_space
+from .._common.files import atomic_file
 from ..errors import GGUFError
 from ._gguf_header import INTEGER_TYPES, Header, header_with, pack_pair, read_header
 
 Progress = Callable[[int, int], None]
 
 ARCHITECTURE = "qwen2"
-DISK_MARGIN = 64 << 20  # bytes kept free beyond the new file
 _COPY_CHUNK = 64 << 20
 #: errors that mean "this kernel/filesystem cannot copy_file_range", not "the copy failed"
 _NO_KERNEL_COPY = frozenset(
@@ -155,13 +155,9 @@ def _check_paths(src: Path, dst: Path, overwrite: bool) -> None:
 
 
 def _check_disk(dst: Path, needed: int) -> None:
-    free = shutil.disk_usage(dst.parent).free
-    if free < needed + DISK_MARGIN:
-        raise GGUFError(
-            f"not enough free disk in {dst.parent}: need {needed / 2**30:.1f} GiB "
-            f"(+ {DISK_MARGIN >> 20} MiB margin), have {free / 2**30:.1f} GiB",
-            hint="free some space or write the extended file to another disk",
-        )
+    problem = short_of_space(shutil.disk_usage(dst.parent).free, needed, str(dst))
+    if problem is not None:
+        raise GGUFError(problem, hint="free some space or write the extended file to another disk")
 
 
 def _copy_range(
@@ -210,7 +206,7 @@ def _advanced(n: int, progress: Callable[[int], None]) -> int:
 
 
 def _write(src: Path, tmp_fh: Any, header_bytes: bytes, header: Header, progress: Progress) -> None:
-    """Header, then the source's data section verbatim, then fsync: on disk before the rename."""
+    """Header, then the source's data section verbatim (`atomic_file` fsyncs and renames)."""
     data_len = header.file_size - header.data_offset
     total = len(header_bytes) + data_len
     done = len(header_bytes)
@@ -226,8 +222,6 @@ def _write(src: Path, tmp_fh: Any, header_bytes: bytes, header: Header, progress
     try:
         with src.open("rb") as src_fh:
             _copy_range(src_fh, tmp_fh, header.data_offset, data_len, advance)
-        tmp_fh.flush()
-        os.fsync(tmp_fh.fileno())
     except OSError as err:
         raise GGUFError(
             f"copying the tensor data of {src} failed: {err.strerror or err}",
@@ -260,15 +254,14 @@ def extend_context(
     header_bytes = _new_header(header, _check_factor(factor, original), factor, original)
     dst_path.parent.mkdir(parents=True, exist_ok=True)
     _check_disk(dst_path, len(header_bytes) + header.file_size - header.data_offset)
-    fd, tmp = tempfile.mkstemp(dir=dst_path.parent, prefix=f".{dst_path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "wb") as tmp_fh:
+        with atomic_file(dst_path, mode=0o644) as tmp_fh:
             _write(src_path, tmp_fh, header_bytes, header, progress or (lambda _d, _t: None))
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, dst_path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    except OSError as err:  # the fsync or the rename; `_write` reports its own failures
+        raise GGUFError(
+            f"writing {dst_path} failed: {err.strerror or err}",
+            hint="check free space and permissions of the destination folder",
+        ) from err
     return dst_path
 
 

@@ -25,7 +25,8 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
-from ..catalog import ARCH, DEFAULT_CTX, LADDER, LONG_CTX, GiB, MiB, quant_tag
+from .._common.disk import DISK_MARGIN
+from ..catalog import ARCH, DEFAULT_CTX, LADDER, LONG_CTX, GiB, quant_tag
 from ..errors import PlanError
 from ..hardware import HardwareProfile
 from ._fit import (
@@ -50,7 +51,6 @@ CPU_CTX = 8192
 CPU_CTX_LARGE = 16384
 CPU_LARGE_RAM = 24 * GiB
 PARTIAL_CTX = 8192
-DISK_MARGIN = 512 * MiB
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .._common.units import format_bytes
 from ..catalog import ARCH, GiB, quant_tag
 from ..hardware import HardwareProfile
 from ._fit import (
@@ -157,4 +158,4 @@ def _total(req: Request, quant: str, num_ctx: int, settings: Settings, offload: 
 
 
 def _g(n: int | None) -> str:
-    return "unknown" if n is None else f"{n / GiB:.1f} GiB"
+    return "unknown" if n is None else format_bytes(n)

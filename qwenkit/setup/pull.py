@@ -16,7 +16,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ClassVar
 
+from .._common.disk import short_of_space
 from .._common.events import Event
+from .._common.retry import RetryPolicy
 from ..errors import (
     OllamaTimeoutError,
     OllamaUnavailableError,
@@ -29,7 +31,6 @@ if TYPE_CHECKING:
     from ..client import Client
 
 #: headroom kept free beyond the download itself (manifest, logs, filesystem slack)
-DISK_HEADROOM = 512 << 20
 
 RATE_WINDOW_SECONDS = 10.0
 
@@ -83,23 +84,6 @@ class PullDone(PullEvent):
     seconds: float = 0.0
 
 
-@dataclass(frozen=True)
-class RetryPolicy:
-    """Exponential back-off; the attempt count resets whenever a try moved bytes."""
-
-    attempts: int = 5
-    base_delay: float = 1.0
-    max_delay: float = 30.0
-
-    def delay(self, failures: int) -> float:
-        """Seconds to wait after the `failures`-th consecutive failure.
-
-        >>> [RetryPolicy().delay(n) for n in (1, 2, 3, 6, 9)]
-        [1.0, 2.0, 4.0, 30.0, 30.0]
-        """
-        return float(min(self.max_delay, self.base_delay * 2 ** (failures - 1)))
-
-
 @dataclass
 class PullTracker:
     """Sums per-layer progress lines into one figure with a windowed rate and an ETA."""
@@ -143,11 +127,11 @@ class PullTracker:
 
 def check_disk_space(free_bytes: int | None, need_bytes: int, *, model: str) -> None:
     """Refuse a pull that cannot fit, before any byte moves (`None` free: unknown, allow)."""
-    if free_bytes is None or free_bytes >= need_bytes + DISK_HEADROOM:
+    problem = short_of_space(free_bytes, need_bytes, model)
+    if problem is None:
         return
     raise SetupError(
-        f"not enough free disk for {model}: need {_gib(need_bytes + DISK_HEADROOM)}"
-        f" (including {_gib(DISK_HEADROOM)} headroom), have {_gib(free_bytes)}",
+        problem,
         step="pull",
         hint=(
             "free some space, point OLLAMA_MODELS at a larger disk (and restart Ollama), "
@@ -177,8 +161,8 @@ def pull_model(
         try:
             yield from _one_attempt(client, model, tracker)
         except _RETRYABLE as err:
-            failures = 1 if tracker.completed > before else failures + 1
-            if failures >= policy.attempts:
+            failures = policy.failed(failures, progressed=tracker.completed > before)
+            if policy.gives_up(failures):
                 raise _gave_up(model, err, policy.attempts) from err
             delay = policy.delay(failures)
             yield PullRetry(model, failures, policy.attempts, delay, _reason(err))
@@ -234,7 +218,3 @@ def _ollama_refused(model: str, err: ResponseError) -> SetupError:
     else:
         hint = "rerun the same command once the cause is fixed; partial downloads are kept"
     return SetupError(f"Ollama could not pull {model}: {message}", step="pull", hint=hint)
-
-
-def _gib(n: int) -> str:
-    return f"{n / (1 << 30):.1f} GiB"
