@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -10,6 +11,7 @@ import click
 
 from ..errors import VerificationError
 from ..setup import SetupOptions, Summary, run_setup
+from ..setup.hosts import run_hosts
 from ..variants import DEFAULT_VARIANTS
 from ._render import emit_json, json_option, report_error
 from ._setup_view import HumanView, JsonView
@@ -34,7 +36,13 @@ def split_names(_ctx: object, _param: object, values: tuple[str, ...]) -> tuple[
 @click.command()
 @click.option("--dry-run", is_flag=True, help="Probe, plan and write Modelfiles; no server.")
 @click.option("--yes", "-y", is_flag=True, help="Do not ask to confirm the plan.")
-@click.option("--host", help="Ollama URL (default: OLLAMA_HOST, then 127.0.0.1:11434).")
+@click.option(
+    "--host",
+    "hosts",
+    multiple=True,
+    help="Ollama URL (default: OLLAMA_HOST, then 127.0.0.1:11434); repeat it for several "
+    "hosts behind one Open WebUI (same variants and num_ctx on each).",
+)
 @plan_options
 @click.option(
     "--variants",
@@ -75,7 +83,7 @@ def split_names(_ctx: object, _param: object, values: tuple[str, ...]) -> tuple[
 def setup(
     dry_run: bool,
     yes: bool,
-    host: str | None,
+    hosts: tuple[str, ...],
     ctx: int | None,
     quant: str | None,
     parallel: int,
@@ -97,7 +105,7 @@ def setup(
             "(--json or no terminal); pass --yes to proceed, or --dry-run to only plan"
         )
     options = SetupOptions(
-        host=host,
+        host=hosts[0] if hosts else None,
         quant=quant,
         ctx=ctx,
         parallel=parallel,
@@ -113,20 +121,38 @@ def setup(
     )
     view: Any = JsonView() if as_json else HumanView()
     confirm = None if (yes or dry_run) else _ask
-    summary = None
+    failed: list[dict[str, Any]] = []
+    current: str | None = None
     try:
-        for event in run_setup(options, confirm=confirm, long_progress=view.long_progress):
+        for host, event in _events(options, hosts, confirm, view):
+            if host is not None and host != current:
+                current = host  # several hosts: a header before each host's events
+                if as_json:
+                    emit_json({"event": "host", "host": host})
+                else:
+                    click.echo(f"== {host} ==")
             view.show(event)
             if isinstance(event, Summary):
-                summary = event
+                failed += event.failed
             if event.kind == "cancelled":
                 raise click.exceptions.Exit(EXIT_CANCELLED)
     except KeyboardInterrupt:
         _interrupted(as_json, view)
     finally:
         view.close()
-    if summary is not None and summary.failed:
-        _verification_failed(summary.failed)
+    if failed:
+        _verification_failed(failed)
+
+
+def _events(
+    options: SetupOptions, hosts: tuple[str, ...], confirm: Any, view: Any
+) -> Iterator[tuple[str | None, Any]]:
+    """`(host, event)`: one host runs `run_setup` as it is; several share one context."""
+    if len(hosts) > 1:
+        yield from run_hosts(options, hosts, confirm=confirm, long_progress=view.long_progress)
+        return
+    for event in run_setup(options, confirm=confirm, long_progress=view.long_progress):
+        yield None, event
 
 
 def _verification_failed(failed: list[dict[str, Any]]) -> None:

@@ -12,6 +12,7 @@ import click
 
 from .._common.units import format_bytes
 from ..errors import QwenkitError
+from ..setup.hosts import disagreements, host_dir, resolve_hosts
 from ..setup.status import connect_and_gather
 from ..webui import check_webui
 from ._render import emit_json, json_option
@@ -21,7 +22,13 @@ EXIT_UNREACHABLE = 3
 
 
 @click.command()
-@click.option("--host", help="Ollama URL (default: OLLAMA_HOST, then 127.0.0.1:11434).")
+@click.option(
+    "--host",
+    "hosts",
+    multiple=True,
+    help="Ollama URL (default: OLLAMA_HOST, then 127.0.0.1:11434); repeat it to check several "
+    "hosts and compare their variants.",
+)
 @click.option("--prefix", default="qwenkit", show_default=True, help="Model name prefix.")
 @click.option(
     "--out",
@@ -35,10 +42,17 @@ EXIT_UNREACHABLE = 3
 @click.option("--webui", "webui_url", help="Also check an Open WebUI at this URL.")
 @json_option
 def status(
-    host: str | None, prefix: str, modelfiles_dir: Path, webui_url: str | None, as_json: bool
+    hosts: tuple[str, ...],
+    prefix: str,
+    modelfiles_dir: Path,
+    webui_url: str | None,
+    as_json: bool,
 ) -> None:
     """Check the server, the variants and common pitfalls."""
-
+    if len(hosts) > 1:
+        _several(hosts, prefix, modelfiles_dir, as_json)
+        return
+    host = hosts[0] if hosts else None
     report = connect_and_gather(host, prefix=prefix, modelfiles_dir=modelfiles_dir)
     if webui_url:
         report.webui = _webui(webui_url, host, prefix)
@@ -50,6 +64,31 @@ def status(
     if not report.reachable:
         raise click.exceptions.Exit(EXIT_UNREACHABLE)
     if not report.ok:
+        raise click.exceptions.Exit(EXIT_PROBLEMS)
+
+
+def _several(hosts: tuple[str, ...], prefix: str, modelfiles_dir: Path, as_json: bool) -> None:
+    """Every host's report, then where the hosts disagree (exit 1 when they do)."""
+    urls = resolve_hosts(hosts)
+    reports = [
+        connect_and_gather(url, prefix=prefix, modelfiles_dir=modelfiles_dir / host_dir(url))
+        for url in urls
+    ]
+    held = {r.host: {v.name: v.num_ctx for v in r.variants} for r in reports if r.reachable}
+    differ = disagreements(held)
+    if as_json:
+        emit_json({"hosts": [r.to_dict() for r in reports], "disagreements": differ})
+    else:
+        for report in reports:
+            click.echo(f"== {report.host} ==")
+            for line in render(report):
+                click.echo(line)
+        click.echo("hosts:" if differ else "hosts: every variant and num_ctx match")
+        for line in differ:
+            click.echo(f"! {line}")
+    if not all(r.reachable for r in reports):
+        raise click.exceptions.Exit(EXIT_UNREACHABLE)
+    if differ or not all(r.ok for r in reports):
         raise click.exceptions.Exit(EXIT_PROBLEMS)
 
 

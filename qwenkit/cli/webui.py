@@ -17,6 +17,7 @@ from .._common.names import full_name
 from ..errors import QwenkitError
 from ..hardware import probe
 from ..planner import plan
+from ..setup.hosts import resolve_hosts
 from ..variants import model_name
 from ..webui import OpenWebUI, check_webui, plan_presets, sync_presets
 from ..webui.check import docker_bridge_address
@@ -63,6 +64,12 @@ def webui() -> None:
 @click.option("--with-ollama", is_flag=True, help="Run Ollama in compose too (NVIDIA GPUs).")
 @click.option("--no-persistent-config", is_flag=True, help="Set ENABLE_PERSISTENT_CONFIG=False.")
 @click.option("--force", is_flag=True, help="Overwrite a different existing file.")
+@click.option(
+    "--ollama-url",
+    "ollama_urls",
+    multiple=True,
+    help="Ollama URL as the container reaches it; repeat for several hosts (OLLAMA_BASE_URLS).",
+)
 @OPT_PREFIX
 @json_option
 def compose(
@@ -71,6 +78,7 @@ def compose(
     with_ollama: bool,
     no_persistent_config: bool,
     force: bool,
+    ollama_urls: tuple[str, ...],
     prefix: str,
     as_json: bool,
 ) -> None:
@@ -86,6 +94,7 @@ def compose(
         with_ollama=with_ollama,
         ollama_env=env,
         persistent_config=not no_persistent_config,
+        ollama_urls=tuple(resolve_hosts(ollama_urls)) if ollama_urls else (),
     )
     text = lib.compose_yaml(spec)
     written = write_text_atomic(out, text, force=force) if out else None

@@ -38,6 +38,9 @@ class ComposeSpec:
     default_model: str = "qwenkit-chat"
     with_ollama: bool = False
     ollama_env: Mapping[str, str] = field(default_factory=dict)
+    #: several Ollama hosts (`OLLAMA_BASE_URLS`): Open WebUI spreads requests over those that
+    #: list a model of the same name; they must be reachable from inside the container
+    ollama_urls: tuple[str, ...] = ()
     image: str = OPEN_WEBUI_IMAGE
     ollama_image: str = OLLAMA_IMAGE
     persistent_config: bool = True
@@ -50,12 +53,19 @@ class ComposeSpec:
 def webui_environment(spec: ComposeSpec) -> dict[str, str]:
     """The Open WebUI container's environment."""
     env = {
-        "OLLAMA_BASE_URL": spec.ollama_base_url,
+        **_ollama_urls(spec, spec.ollama_base_url),
         "DEFAULT_MODELS": spec.default_model,
     }
     if not spec.persistent_config:
         env["ENABLE_PERSISTENT_CONFIG"] = "False"
     return env
+
+
+def _ollama_urls(spec: ComposeSpec, single: str) -> dict[str, str]:
+    """`OLLAMA_BASE_URLS` (`;`-separated) for several hosts, else `OLLAMA_BASE_URL`."""
+    if len(spec.ollama_urls) > 1:
+        return {"OLLAMA_BASE_URLS": ";".join(spec.ollama_urls)}
+    return {"OLLAMA_BASE_URL": spec.ollama_urls[0] if spec.ollama_urls else single}
 
 
 def compose_config(spec: ComposeSpec) -> dict[str, Any]:
@@ -169,7 +179,7 @@ def native_commands(spec: ComposeSpec, *, ollama_url: str = "http://127.0.0.1:11
 
     No container means no bridge: loopback works, and Ollama can stay on 127.0.0.1.
     """
-    env = {"OLLAMA_BASE_URL": ollama_url, "DEFAULT_MODELS": spec.default_model}
+    env = {**_ollama_urls(spec, ollama_url), "DEFAULT_MODELS": spec.default_model}
     if not spec.persistent_config:
         env["ENABLE_PERSISTENT_CONFIG"] = "False"
     assignments = " ".join(f"{name}={shlex.quote(value)}" for name, value in env.items())
