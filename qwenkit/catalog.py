@@ -76,6 +76,7 @@ class Architecture:
 
     block_count: int = 28
     embedding_length: int = 3584
+    feed_forward_length: int = 18944
     head_count: int = 28
     head_count_kv: int = 4
     head_dim: int = 128

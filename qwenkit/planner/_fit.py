@@ -1,28 +1,25 @@
 """Where a configuration fits: usable memory per device, and the fit checks.
 
 The budget side of the planner (`qwenkit.planner` does the search and the wording). A GPU
-may be filled up to its total minus `DISCRETE_MARGIN` (or minus what other programs use,
-when that is more) — Ollama's own reserve is part of the estimate — and a plan must stay
-within 90 % of that (`HEADROOM`).
+may be filled up to its total minus `DRIVER_MARGIN` (or minus what other programs use,
+when that is more) — what the server keeps free is part of the estimate — and a plan must
+stay within 90 % of that (`HEADROOM`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..catalog import ARCH, GiB, MiB
+from ..catalog import ARCH, GiB, quant_tag
 from ..hardware import GPU, HardwareProfile
-from . import _memory
-from ._memory import Estimate, estimate, gpu_reserve
+from ._calibration import DRIVER_MARGIN, FRAGMENTATION
+from ._memory import Estimate, estimate
+from ._server import ServerFacts, gpu_reserve, physical_batch
 
 HEADROOM = 0.10
 #: Search bounds shared by the planner and the wording of its reasons.
 MIN_CTX = 4096  # the shortest context the planner will shorten to
 FLOOR_QUANT = "q4_K_M"  # the planner goes below it only as a last resort
-#: Beyond Ollama's 457 MiB reserve, what a discrete GPU loses to the driver context, a
-#: desktop compositor and fragmentation: together the 1 GiB of `hardware-fit.md` §6.1.
-DISCRETE_MARGIN = GiB - _memory.GPU_RESERVE_DEFAULT
-FRAGMENTATION = 128 * MiB
 MIN_GPU_BYTES = GiB  # Ollama ignores smaller (integrated) GPUs
 #: RAM kept for the OS, Open WebUI (~1 GiB) and a browser when the model runs from RAM.
 CPU_RESERVE = 3 * GiB
@@ -31,24 +28,26 @@ CPU_RESERVE_OF_TOTAL = 5 * GiB  # when only the total is known
 
 @dataclass(frozen=True)
 class Settings:
-    """The server-side knobs that change memory use."""
+    """The server-side knobs that change memory use (`server_env` pins both)."""
 
-    flash_attention: bool = False
+    flash_attention: bool = True
     kv_cache_type: str = "f16"
 
 
 BASELINE = Settings()
-LONG_BASELINE = Settings(flash_attention=True)
+NO_FLASH_ATTENTION = Settings(flash_attention=False)
 
 
 @dataclass(frozen=True)
 class Device:
-    """One GPU as the planner sees it: memory it may fill, and Ollama's fixed reserve."""
+    """One GPU as the planner sees it: memory it may fill, and what the server keeps free."""
 
     name: str
     usable_bytes: int
     reserve_bytes: int
     unified: bool = False
+    free_bytes: int = 0  # as Ollama counts it when it sizes the batch
+    cuda: bool = False
 
 
 @dataclass(frozen=True)
@@ -65,30 +64,35 @@ class Request:
 
     target_ctx: int
     parallel: int
-    accel: Settings | None  # flash attention (+ q8_0 KV) when allowed
+    base: Settings  # flash attention unless disallowed, f16 KV
+    accel: Settings | None  # + a q8_0 KV cache, when allowed
     ladder: tuple[str, ...]
     forced: bool
     devices: tuple[Device, ...]
     cpu_budget: int | None
+    facts: ServerFacts
     disk_skipped: tuple[str, ...] = ()  # better tags the free disk space cannot hold
 
 
-def gpu_devices(profile: HardwareProfile) -> tuple[Device, ...]:
-    """The GPUs a model can use, with what each can hold (see `DISCRETE_MARGIN`)."""
+def gpu_devices(profile: HardwareProfile, facts: ServerFacts) -> tuple[Device, ...]:
+    """The GPUs a model can use, with what each can hold (see `DRIVER_MARGIN`)."""
     gpus = [g for g in profile.gpus if (g.memory_total_bytes or 0) >= MIN_GPU_BYTES]
     loaded_vram = sum(m.size_vram for m in profile.loaded)
     share = loaded_vram // len(gpus) if gpus else 0
-    return tuple(device_budget(g, share) for g in gpus)
+    return tuple(device_budget(g, share, facts) for g in gpus)
 
 
-def device_budget(gpu: GPU, loaded_share: int) -> Device:
+def device_budget(gpu: GPU, loaded_share: int, facts: ServerFacts) -> Device:
     total = gpu.memory_total_bytes or 0
-    margin = 0 if gpu.unified else DISCRETE_MARGIN
+    margin = 0 if gpu.unified else DRIVER_MARGIN
+    free = total
     if gpu.memory_free_bytes is not None and not gpu.unified:
         # Memory used by other programs (not by Ollama's own models, which it can unload).
         other = max(0, total - gpu.memory_free_bytes - loaded_share)
         margin = max(margin, other + FRAGMENTATION)
-    return Device(gpu.name, total - margin, gpu_reserve(gpu.vendor), gpu.unified)
+        free = gpu.memory_free_bytes + loaded_share
+    reserve = gpu_reserve(facts, gpu.vendor)
+    return Device(gpu.name, total - margin, reserve, gpu.unified, free, cuda=gpu.vendor == "nvidia")
 
 
 def ram_budget(profile: HardwareProfile) -> int | None:
@@ -115,16 +119,32 @@ def cap(usable: int) -> int:
     return int(usable * (1 - HEADROOM))
 
 
+def batch_for(cand: Candidate, req: Request, offload: str) -> int:
+    """The physical batch the server will run `cand` with (it sizes the compute buffer)."""
+    devices = req.devices if offload != "cpu" else ()
+    return physical_batch(
+        req.facts,
+        cand.num_ctx,
+        req.parallel,
+        weights_bytes=quant_tag(cand.quant).size_bytes,
+        gpu_free_bytes=sum(d.free_bytes for d in devices),
+        flash_attention=cand.settings.flash_attention,
+        cuda_free_bytes=tuple(d.free_bytes for d in devices if d.cuda),
+    )
+
+
 def estimate_for(cand: Candidate, req: Request, offload: str) -> Estimate:
-    on_gpu = offload != "cpu"
+    devices = req.devices if offload != "cpu" else ()
     return estimate(
         cand.quant,
         cand.num_ctx,
         parallel=req.parallel,
         kv_cache_type=cand.settings.kv_cache_type,
         flash_attention=cand.settings.flash_attention,
-        devices=len(req.devices) if on_gpu else 1,
-        overhead_bytes=sum(d.reserve_bytes for d in req.devices) if on_gpu else 0,
+        ubatch=batch_for(cand, req, offload),
+        batch_logits=not req.facts.llama_server,
+        gpus=len(devices),
+        overhead_bytes=sum(d.reserve_bytes for d in devices),
         partial=offload == "partial",
     )
 

@@ -3,18 +3,18 @@
 `plan()` is pure: the same profile and arguments always give the same `Plan`. The search
 follows `hardware-fit.md` §6.4 and the order the issue asks for:
 
-1. the best tag from q8_0 down to q4_K_M that fits the target context with default server
-   settings (flash attention off, f16 KV cache — what every Ollama version does unasked;
-   above the native 32768 tokens flash attention is part of the default, see `_settings`);
-2. if none does: the same walk with flash attention + a q8_0 KV cache (server settings
-   `OLLAMA_FLASH_ATTENTION=1`, `OLLAMA_KV_CACHE_TYPE=q8_0`);
+1. the best tag from q8_0 down to q4_K_M that fits the target context with flash attention
+   and an f16 KV cache — what Ollama ≥ 0.13.4 does unasked (`_server`); `server_env` pins
+   `OLLAMA_FLASH_ATTENTION=1` for older servers (or `=0` when flash attention is not allowed);
+2. if none does: the same walk with a q8_0 KV cache (`OLLAMA_KV_CACHE_TYPE=q8_0`);
 3. then shorter contexts, halving down to 4096;
 4. only then tags below q4_K_M;
 5. and when nothing fits a GPU, partial offload (GPU + RAM) — planned, but warned about.
 
-"Fits" means the estimate (`qwenkit.planner._memory`) stays within 90 % of the usable memory; the
-10 % headroom absorbs the ±0.1 GB uncertainty of most tag sizes and the approximate compute
-buffer, because a load that misses by a few MiB spills layers to the CPU and halves speed.
+"Fits" means the estimate (`qwenkit.planner._memory`, calibrated against a real Ollama) stays
+within 90 % of the usable memory; the 10 % headroom absorbs the ±0.1 GB uncertainty of most
+tag sizes and what other programs allocate later, because a load that misses by a few MiB
+spills layers to the CPU and halves speed.
 Without a GPU the plan stops at q4_K_M and 8-16K tokens: a CPU is limited by memory
 bandwidth and prompt speed long before it runs out of RAM.
 """
@@ -30,14 +30,13 @@ from ..catalog import ARCH, DEFAULT_CTX, LADDER, LONG_CTX, GiB, quant_tag
 from ..errors import PlanError
 from ..hardware import HardwareProfile
 from ._fit import (
-    BASELINE,
     FLOOR_QUANT,
     HEADROOM,
-    LONG_BASELINE,
     MIN_CTX,
     Candidate,
     Request,
     Settings,
+    batch_for,
     budget_for,
     estimate_for,
     gpu_devices,
@@ -45,6 +44,7 @@ from ._fit import (
     ram_budget,
 )
 from ._memory import Estimate
+from ._server import server_facts
 from ._text import explain
 
 CPU_CTX = 8192
@@ -63,6 +63,7 @@ class Plan:
     kv_cache_type: str
     flash_attention: bool
     parallel: int
+    num_batch: int  # the physical batch the server will pick; the compute buffer grows with it
     fits_in_gpu: bool
     offload: str  # "gpu", "partial" or "cpu"
     needs_yarn: bool
@@ -163,18 +164,21 @@ def _resolve(
             f"context {target_ctx} is outside 1-{LONG_CTX}",
             hint=f"Qwen2.5-7B handles at most {LONG_CTX} tokens (with YaRN)",
         )
-    devices = gpu_devices(profile)
+    facts = server_facts(profile.ollama_version)
+    devices = gpu_devices(profile, facts)
     cpu_budget = ram_budget(profile)
     if target_ctx is None:
         target_ctx = DEFAULT_CTX if devices else _cpu_ctx(profile)
-    accel = Settings(True, "q8_0" if allow_kvq else "f16") if allow_fa else None
+    base = Settings(flash_attention=allow_fa)
+    accel = Settings(True, "q8_0") if allow_fa and allow_kvq else None
     if quant is not None:
         ladder: tuple[str, ...] = (quant_tag(quant).quant,)
     else:
         ladder = (("fp16",) if allow_fp16 else ()) + LADDER
         if not devices:  # decode speed on a CPU: stop at q4_K_M
             ladder = tuple(q for q in ladder if _rank(q) <= _rank(FLOOR_QUANT))
-    return Request(target_ctx, parallel, accel, ladder, quant is not None, devices, cpu_budget)
+    forced = quant is not None
+    return Request(target_ctx, parallel, base, accel, ladder, forced, devices, cpu_budget, facts)
 
 
 def _cpu_ctx(profile: HardwareProfile) -> int:
@@ -212,36 +216,25 @@ def _search(req: Request) -> Iterator[Candidate]:
     low = [q for q in req.ladder if _rank(q) < floor]
     shorter = _halvings(req.target_ctx)
     for quant in top:
-        yield Candidate(quant, req.target_ctx, _settings(req, req.target_ctx)[0], "target")
-    for settings in _settings(req, req.target_ctx)[1:]:
+        yield Candidate(quant, req.target_ctx, req.base, "target")
+    for settings in _settings(req)[1:]:
         for quant in top:
             yield Candidate(quant, req.target_ctx, settings, "accelerated")
     for num_ctx in shorter:
-        for settings in _settings(req, num_ctx):
+        for settings in _settings(req):
             for quant in top:
                 yield Candidate(quant, num_ctx, settings, "shorter")
     for quant in low:  # below q4_K_M: the least-bad tag first, at the longest context
         for num_ctx in [req.target_ctx, *shorter]:
-            for settings in _settings(req, num_ctx):
+            for settings in _settings(req):
                 yield Candidate(quant, num_ctx, settings, "lower")
     if req.devices:
         yield from _partial_candidates(req, top + low)
 
 
-def _settings(req: Request, num_ctx: int) -> list[Settings]:
-    """Default settings first, then the accelerated ones (if allowed and different).
-
-    Above the native 32768 tokens flash attention is part of the default: without it the
-    f32 attention scores alone take 7.3 GiB at 128K, and a long-context (YaRN) variant is
-    a deliberate setup anyway. Planning it off would trade a whole quantization level for
-    a buffer that does nothing useful.
-    """
-    base = BASELINE
-    if num_ctx > ARCH.context_length and req.accel is not None:
-        base = LONG_BASELINE
-    if req.accel is None or req.accel == base:
-        return [base]
-    return [base, req.accel]
+def _settings(req: Request) -> list[Settings]:
+    """The baseline (flash attention, f16 KV) first, then a q8_0 KV cache if allowed."""
+    return [req.base] if req.accel is None else [req.base, req.accel]
 
 
 def _partial_candidates(req: Request, ladder: list[str]) -> Iterator[Candidate]:
@@ -249,7 +242,7 @@ def _partial_candidates(req: Request, ladder: list[str]) -> Iterator[Candidate]:
     preferred = [q for q in ladder if _rank(q) <= _rank(FLOOR_QUANT)] or ladder
     start = min(req.target_ctx, PARTIAL_CTX)
     for num_ctx in [start, *_halvings(start)]:
-        for settings in reversed(_settings(req, num_ctx)):
+        for settings in reversed(_settings(req)):
             for quant in preferred:
                 yield Candidate(quant, num_ctx, settings, "partial")
 
@@ -269,6 +262,7 @@ def _build(profile: HardwareProfile, req: Request, cand: Candidate, offload: str
     est = estimate_for(cand, req, offload)
     budget = budget_for(req, offload)
     env = server_env(cand.settings, req.parallel)
+    num_batch = batch_for(cand, req, offload)
     reasons, warnings = explain(profile, req, cand, offload, est, budget, env)
     return Plan(
         tag=quant_tag(cand.quant).tag,
@@ -277,6 +271,7 @@ def _build(profile: HardwareProfile, req: Request, cand: Candidate, offload: str
         kv_cache_type=cand.settings.kv_cache_type,
         flash_attention=cand.settings.flash_attention,
         parallel=req.parallel,
+        num_batch=num_batch,
         server_env=env,
         fits_in_gpu=offload == "gpu",
         offload=offload,
@@ -289,10 +284,15 @@ def _build(profile: HardwareProfile, req: Request, cand: Candidate, offload: str
 
 
 def server_env(settings: Settings, parallel: int) -> dict[str, str]:
-    """The Ollama server variables a plan relies on (global to the server)."""
-    env = {"OLLAMA_NUM_PARALLEL": str(parallel)}
-    if settings.flash_attention:
-        env["OLLAMA_FLASH_ATTENTION"] = "1"
+    """The Ollama server variables a plan relies on (global to the server).
+
+    Flash attention is always pinned: it changes the compute buffer several-fold, and
+    what a server does unasked depends on its version and GPUs (`_server`).
+    """
+    env = {
+        "OLLAMA_NUM_PARALLEL": str(parallel),
+        "OLLAMA_FLASH_ATTENTION": "1" if settings.flash_attention else "0",
+    }
     if settings.kv_cache_type != "f16":
         env["OLLAMA_KV_CACHE_TYPE"] = settings.kv_cache_type
     return env
@@ -303,7 +303,7 @@ def _impossible(req: Request) -> PlanError:
     cand = Candidate(
         quant,
         MIN_CTX if req.target_ctx > MIN_CTX else req.target_ctx,
-        req.accel or BASELINE,
+        req.accel or req.base,
         "impossible",
     )
     need = estimate_for(cand, req, "partial" if req.devices else "cpu").total_bytes

@@ -6,15 +6,14 @@ from .._common.units import format_bytes
 from ..catalog import ARCH, GiB, quant_tag
 from ..hardware import HardwareProfile
 from ._fit import (
-    BASELINE,
     CPU_RESERVE,
     FLOOR_QUANT,
     HEADROOM,
-    LONG_BASELINE,
     MIN_CTX,
     Candidate,
     Request,
     Settings,
+    batch_for,
     estimate_for,
 )
 from ._memory import Estimate
@@ -30,14 +29,11 @@ def explain(
     env: dict[str, str],
 ) -> tuple[list[str], list[str]]:
     """Why this plan (`reasons`) and what to watch out for (`warnings`)."""
-    reasons = [_budget_line(profile, req, offload), _need_line(cand, est, budget)]
+    batch = batch_for(cand, req, offload)
+    reasons = [_budget_line(profile, req, offload), _need_line(cand, est, budget, batch)]
     reasons += _stage_lines(req, cand, offload)
     reasons += _quality_lines(req, cand, offload)
-    if cand.settings.flash_attention:
-        pairs = ", ".join(f"{k}={v}" for k, v in env.items() if k != "OLLAMA_NUM_PARALLEL")
-        reasons.append(
-            f"needs Ollama server settings {pairs} (they apply to every model on that server)"
-        )
+    reasons += _server_lines(req, cand, env)
     if req.disk_skipped:
         reasons.append(
             f"skipped {', '.join(req.disk_skipped)}: the download would not fit in the "
@@ -51,12 +47,28 @@ def explain(
     return reasons, _warnings(profile, req, cand, offload)
 
 
+def _server_lines(req: Request, cand: Candidate, env: dict[str, str]) -> list[str]:
+    """What the server does about flash attention and the KV cache, and what is pinned."""
+    facts = req.facts
+    lines = [facts.flash_attention_line(planned=cand.settings.flash_attention)]
+    kv = cand.settings.kv_cache_type
+    if kv != "f16":
+        also = " and OLLAMA_FLASH_ATTENTION=1" if facts.kv_quant_needs_flash_env else ""
+        lines.append(
+            f"KV cache {kv}: needs OLLAMA_KV_CACHE_TYPE={kv}{also} on the server"
+            + (f" (Ollama {facts.version} drops it otherwise)" if also and facts.known else "")
+        )
+    pairs = ", ".join(f"{k}={v}" for k, v in env.items())
+    lines.append(f"server settings {pairs} apply to every model on that server")
+    return lines
+
+
 def _budget_line(profile: HardwareProfile, req: Request, offload: str) -> str:
     if req.devices and offload != "cpu":
         parts = [f"{d.name}: {_g(d.usable_bytes)} usable" for d in req.devices]
         return (
-            "GPU memory — " + "; ".join(parts) + f" (after driver/desktop margins; Ollama "
-            f"reserves {req.devices[0].reserve_bytes >> 20} MiB per GPU; plans keep "
+            "GPU memory — " + "; ".join(parts) + f" (after driver/desktop margins; the server "
+            f"keeps {req.devices[0].reserve_bytes >> 20} MiB free per GPU; plans keep "
             f"{HEADROOM:.0%} headroom)"
         )
     if req.cpu_budget is None:
@@ -69,28 +81,25 @@ def _budget_line(profile: HardwareProfile, req: Request, offload: str) -> str:
     )
 
 
-def _need_line(cand: Candidate, est: Estimate, budget: int | None) -> str:
+def _need_line(cand: Candidate, est: Estimate, budget: int | None, batch: int) -> str:
     of = f" of {_g(budget)}" if budget is not None else ""
     return (
         f"{cand.quant} at {cand.num_ctx} tokens needs {_g(est.total_bytes)}{of}: weights "
         f"{_g(est.weights_bytes)}, KV cache {_g(est.kv_cache_bytes)} "
         f"({cand.settings.kv_cache_type}), compute {_g(est.compute_bytes)} (flash attention "
-        f"{'on' if cand.settings.flash_attention else 'off'}), overhead {_g(est.overhead_bytes)}"
+        f"{'on' if cand.settings.flash_attention else 'off'}, {batch}-token batch)"
+        + (f", kept free by the server {_g(est.overhead_bytes)}" if est.overhead_bytes else "")
     )
 
 
 def _stage_lines(req: Request, cand: Candidate, offload: str) -> list[str]:
     floor = FLOOR_QUANT if not req.forced else cand.quant
-    long = req.target_ctx > ARCH.context_length and req.accel is not None
-    need = _total(req, floor, req.target_ctx, LONG_BASELINE if long else BASELINE, offload)
-    default = f"{floor} would need {_g(need)} at {req.target_ctx} tokens with default settings"
+    need = _total(req, floor, req.target_ctx, req.base, offload)
+    default = f"{floor} would need {_g(need)} at {req.target_ctx} tokens with an f16 KV cache"
     if cand.stage == "target":
         return _better_line(req, cand, offload)
     if cand.stage == "accelerated":
-        what = "flash attention" + (
-            " and a q8_0 KV cache" if cand.settings.kv_cache_type != "f16" else ""
-        )
-        return [f"nothing fits with default server settings ({default}); {what} shrink it"]
+        return [f"nothing fits with an f16 KV cache ({default}); a q8_0 KV cache halves it"]
     if cand.stage == "shorter":
         return [
             f"nothing fits {req.target_ctx} tokens ({default}); context shortened to {cand.num_ctx}"

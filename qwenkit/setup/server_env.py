@@ -13,7 +13,9 @@ import shlex
 from dataclasses import dataclass, field
 from typing import Literal
 
+from .._common.versions import parse_version
 from ..errors import QwenkitError
+from ..planner import server_facts
 
 Platform = Literal["linux", "darwin", "windows"]
 
@@ -166,19 +168,6 @@ def _systemd_escape(assignment: str) -> str:
 TRAINED_CTX = 32768
 
 
-def parse_version(text: str | None) -> tuple[int, int, int] | None:
-    """`0.33.0-rc2` → (0, 33, 0); None for a version that does not look like one.
-
-    >>> parse_version("0.33.0-rc2"), parse_version("v0.9.3"), parse_version("dev")
-    ((0, 33, 0), (0, 9, 3), None)
-    """
-    match = re.match(r"^v?(\d+)\.(\d+)(?:\.(\d+))?", (text or "").strip())
-    if not match:
-        return None
-    major, minor, patch = match.groups()
-    return int(major), int(minor), int(patch or 0)
-
-
 def version_notes(version: str | None, plan: dict[str, object]) -> list[str]:
     """What this server version does differently from what the plan assumes.
 
@@ -206,7 +195,7 @@ def version_notes(version: str | None, plan: dict[str, object]) -> list[str]:
             "the clamp check is skipped"
         )
     notes.extend(default_context_note(version))
-    notes.extend(_kv_notes(parsed, version, kv, bool(plan.get("flash_attention"))))
+    notes.extend(_kv_notes(version, kv, bool(plan.get("flash_attention"))))
     return notes
 
 
@@ -235,16 +224,22 @@ def default_context_note(version: str | None) -> list[str]:
     ]
 
 
-def _kv_notes(parsed: tuple[int, int, int], version: str | None, kv: str, flash: bool) -> list[str]:
+def _kv_notes(version: str | None, kv: str, flash: bool) -> list[str]:
+    """Settings the plan counts on that this server version would not apply by itself."""
+    facts = server_facts(version)
     quantized = kv not in ("", "f16")
-    if not quantized and not flash:
-        return []
-    if parsed < (0, 12, 11):
-        why = "flash attention is off for qwen2 unless OLLAMA_FLASH_ATTENTION=1"
-    elif parsed < (0, 30, 0):
-        why = "a quantized KV cache is dropped unless OLLAMA_FLASH_ATTENTION=1 is set"
-    else:
+    if quantized and facts.kv_quant_needs_flash_env:
+        why = (
+            "a quantized KV cache is dropped unless OLLAMA_FLASH_ATTENTION=1 is set"
+            if facts.flash_attention_by_itself
+            else "flash attention is off for qwen2 unless OLLAMA_FLASH_ATTENTION=1"
+        )
+    elif quantized:
         why = "the server passes them to llama-server at start-up"
+    elif flash and not facts.flash_attention_by_itself:
+        why = "flash attention is off for qwen2 unless OLLAMA_FLASH_ATTENTION=1"
+    else:
+        return []
     setting = f"KV cache {kv}" if quantized else "flash attention"
     return [
         f"the plan's {setting} needs the server settings below (Ollama {version}: {why}); "
