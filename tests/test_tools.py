@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import enum
 import json
+import warnings
 from typing import Annotated, Any, Literal
 
 import httpx
@@ -13,7 +14,13 @@ from pydantic import BaseModel, Field
 
 import qwenkit
 from qwenkit import Client, ToolError, ToolRoundsError
-from qwenkit.client.tools import ToolSet, parse_docstring, rescue_calls, tool_from_function
+from qwenkit.client.tools import (
+    EmptyToolAnswerWarning,
+    ToolSet,
+    parse_docstring,
+    rescue_calls,
+    tool_from_function,
+)
 from qwenkit.types import ChatResponse, Function, Message, ToolCall
 
 
@@ -516,3 +523,24 @@ def test_without_tools_nothing_is_held() -> None:
     client, _ = streaming(*TAGGED)
     stream = client.chat("m", [], stream=True)
     assert [c.message.content for c in stream][:5] == list(TAGGED)
+
+
+# --------------------------------------------------------------------------- empty answers
+
+
+def test_an_empty_answer_to_a_tool_request_says_what_probably_happened() -> None:
+    client, _ = scripted(assistant(""))
+    with pytest.warns(EmptyToolAnswerWarning, match=r"not offered \(offered: add\)"):
+        reply = client.chat("m", [], tools=[add], run_tools=True)
+    assert reply.message.content == ""
+
+
+@pytest.mark.parametrize(
+    ("answer", "tools"),
+    [(assistant("4"), [add]), (assistant("", call("add", a=1, b=1)), [add]), (assistant(""), [])],
+)
+def test_no_warning_for_an_answer_or_without_tools(answer: dict[str, Any], tools: Any) -> None:
+    client, _ = scripted(answer)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        client.chat("m", [], tools=tools)

@@ -1,5 +1,6 @@
 """Verification: each check reads the server's answers and reports the numbers it saw."""
 
+import json
 from types import SimpleNamespace as NS
 
 import pytest
@@ -7,6 +8,8 @@ import pytest
 from qwenkit.errors import ResponseError
 from qwenkit.modelfile import parse_show_parameters
 from qwenkit.setup.verify import (
+    ANSWER_TOKENS,
+    KEPT_CHARS,
     PROBE_TOOL,
     ExpectedModel,
     check_config,
@@ -16,6 +19,7 @@ from qwenkit.setup.verify import (
     parameter_mismatches,
     run_checks,
 )
+from qwenkit.types import ChatResponse, Function, Message, ToolCall
 
 SHOW_PARAMETERS = "\n".join(
     [
@@ -56,7 +60,13 @@ class StubServer:
         self.chats.append((model, messages, kwargs))
         if self.chat_error:
             raise self.chat_error
-        return self._chat or NS(message=NS(content="OK", tool_calls=None))
+        return self._chat or answer("OK")
+
+
+def answer(content: str = "", *calls: ToolCall, done_reason: str = "stop") -> ChatResponse:
+    """A chat reply as the client returns it."""
+    message = Message(role="assistant", content=content, tool_calls=list(calls) or None)
+    return ChatResponse(message=message, done=True, done_reason=done_reason, eval_count=9)
 
 
 def running(name="qwenkit-chat:latest", size=6_000, vram=6_000, ctx=65536):
@@ -153,25 +163,46 @@ def test_model_missing_from_ps_fails_load():
 
 
 def test_json_check():
-    good = StubServer(chat=NS(message=NS(content='{"ok": true}', tool_calls=None)))
+    good = StubServer(chat=answer('{"ok": true}'))
     assert check_json(good, "qwenkit-json").passed
-    assert good.chats[0][2] == {"format": "json"}
-    bad = StubServer(chat=NS(message=NS(content="Sure! Here it is", tool_calls=None)))
+    assert good.chats[0][2] == {"format": "json", "options": {"num_predict": ANSWER_TOKENS}}
+    bad = StubServer(chat=answer("Sure! Here it is"))
     check = check_json(bad, "qwenkit-json")
     assert not check.passed and "not JSON" in check.observed
-    listy = StubServer(chat=NS(message=NS(content="[1, 2]", tool_calls=None)))
+    listy = StubServer(chat=answer("[1, 2]"))
     assert not check_json(listy, "qwenkit-json").passed
 
 
+def test_an_unclosed_json_answer_is_reported_cut_and_clipped():
+    endless = '{"ok": "' + "x" * 490_000
+    check = check_json(StubServer(chat=answer(endless, done_reason="length")), "qwenkit-json")
+    assert not check.passed
+    assert check.observed.startswith(f"cut at {ANSWER_TOKENS} tokens, JSON not closed")
+    assert check.data["content"] == endless[:KEPT_CHARS] and check.data["chars"] == len(endless)
+    assert check.data["done_reason"] == "length" and check.data["eval_count"] == 9
+    assert len(json.dumps(check.to_dict())) < 2 * KEPT_CHARS
+
+
 def test_tool_check():
-    call = NS(function=NS(name="get_current_time", arguments={"timezone": "Asia/Tokyo"}))
-    good = StubServer(chat=NS(message=NS(content="", tool_calls=[call])))
+    call = ToolCall(function=Function(name="get_current_time", arguments={"timezone": "UTC"}))
+    good = StubServer(chat=answer("", call))
     check = check_tools(good, "qwenkit-agent")
-    assert check.passed and check.data == {"tool_calls": ["get_current_time"]}
-    assert good.chats[0][2] == {"tools": [PROBE_TOOL]}
-    plain = StubServer(chat=NS(message=NS(content="It is noon.", tool_calls=None)))
+    assert check.passed and check.data["tool_calls"] == ["get_current_time"]
+    assert check.hint is None
+    assert good.chats[0][2] == {"tools": [PROBE_TOOL], "options": {"num_predict": ANSWER_TOKENS}}
+    plain = StubServer(chat=answer("It is noon."))
     check = check_tools(plain, "qwenkit-agent")
     assert not check.passed and "It is noon." in check.observed
+    assert "TEMPLATE" in (check.hint or "")
+
+
+def test_an_empty_tool_answer_blames_the_dropped_call_not_the_template():
+    check = check_tools(StubServer(chat=answer("")), "qwenkit-agent")
+    assert not check.passed and "empty answer" in check.observed
+    assert "not offered (offered: get_current_time)" in (check.hint or "")
+    assert "TEMPLATE" not in (check.hint or "")
+    cut = check_tools(StubServer(chat=answer("", done_reason="length")), "qwenkit-agent")
+    assert f"within {ANSWER_TOKENS} tokens" in cut.observed
 
 
 def test_request_errors_become_failed_checks():

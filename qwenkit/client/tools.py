@@ -15,6 +15,7 @@ from __future__ import annotations
 import inspect
 import json
 import re
+import warnings
 from collections.abc import (
     AsyncIterable,
     AsyncIterator,
@@ -439,6 +440,24 @@ def _as_call(text: str) -> ToolCall | None:
 # --------------------------------------------------------------------------- the loop
 
 
+class EmptyToolAnswerWarning(UserWarning):
+    """The model answered nothing although tools were offered (see `empty_answer_note`)."""
+
+
+def empty_answer_note(offered: Iterable[str]) -> str:
+    """What an empty answer to a request with tools most likely means.
+
+    Ollama drops a tool call it cannot use without a trace: a call to a tool that was not
+    offered, or a `<tool_call>` block that is not valid JSON (observed on 0.32.15).
+    """
+    names = ", ".join(sorted(offered)) or "none"
+    return (
+        "the model answered nothing although tools were offered: Ollama drops a call to a "
+        f"tool that was not offered (offered: {names}) or a tool call it cannot parse, so the "
+        "model probably called a tool by another name or wrote a malformed call"
+    )
+
+
 def tool_flow(
     make_request: Callable[[list[dict[str, Any]]], Any],
     messages: list[dict[str, Any]],
@@ -463,6 +482,8 @@ def tool_flow(
         transcript.append(message_dict(response.message))
         response.messages = [Message.model_validate(m) for m in transcript]
         calls = response.message.tool_calls or []
+        if offered and _empty(response):
+            warnings.warn(empty_answer_note(offered), EmptyToolAnswerWarning, stacklevel=2)
         if toolset is None or not run_tools or not calls or not toolset.runnable(calls):
             return response
         if max_rounds == 0:  # no round to run: the calls are the answer
@@ -479,6 +500,13 @@ def tool_flow(
         hint="raise max_tool_rounds, or check that the tools' results answer the question; "
         "the error's .messages holds every result so far",
     )
+
+
+def _empty(response: ChatResponse) -> bool:
+    """No text, thinking or calls, and not cut at the length limit (that is another story)."""
+    message = response.message
+    nothing = not (message.content or "").strip() and not message.thinking
+    return nothing and not message.tool_calls and response.done_reason != "length"
 
 
 def _tool_message(call: ToolCall, text: str) -> dict[str, Any]:

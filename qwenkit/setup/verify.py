@@ -2,7 +2,9 @@
 
 Each check asks the server, never our own files: `/api/show` for what was stored, a tiny warm-up
 chat and `/api/ps` for what was actually loaded (the silent clamp of `num_ctx` to 32768 and a
-partial CPU offload only show up there), then one JSON-mode and one tool request. Every check
+partial CPU offload only show up there), then one JSON-mode and one tool request, each capped
+at `ANSWER_TOKENS` (uncapped, a model that never closes its JSON runs to 10 × num_ctx tokens:
+minutes, and a check holding half a megabyte of text). Every check
 reports pass/fail with the numbers it saw, so a failure says by how much, not just "failed".
 A failed check is a result, not an exception; the caller decides (the CLI exits with 5).
 """
@@ -11,11 +13,13 @@ from __future__ import annotations
 
 import json
 import math
+import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from .._common.names import model_present
+from ..client.tools import EmptyToolAnswerWarning, empty_answer_note
 from ..errors import ResponseError
 from ..modelfile import parse_show_parameters
 
@@ -24,6 +28,11 @@ if TYPE_CHECKING:
     from ..modelfile import Modelfile
 
 Placement = Literal["gpu", "cpu", "partial"]
+
+#: tokens a verification answer may take: a small JSON object or one tool call needs ~40
+ANSWER_TOKENS = 256
+#: characters of an answer a check keeps in its `data`
+KEPT_CHARS = 500
 
 #: a tool the model is asked to call during verification
 PROBE_TOOL: dict[str, Any] = {
@@ -186,21 +195,27 @@ def check_loaded(
 def check_json(client: Client, model: str) -> Check:
     """A `format: "json"` request comes back as a JSON object."""
     prompt = 'Return a JSON object {"ok": true, "name": "qwenkit"} and nothing else.'
+    capped = {"num_predict": ANSWER_TOKENS}
     try:
-        reply = client.chat(model, [{"role": "user", "content": prompt}], format="json")
+        reply = client.chat(
+            model, [{"role": "user", "content": prompt}], format="json", options=capped
+        )
     except ResponseError as err:
         return Check("json", model, False, f"request failed: {err}")
     content = str(reply.message.content or "")
+    data = _answer_data(reply, content)
     try:
         value = json.loads(content)
     except ValueError:
+        cut = reply.done_reason == "length"
         return Check(
             "json",
             model,
             False,
-            f"not JSON: {_clip(content)!r}",
+            (f"cut at {ANSWER_TOKENS} tokens, JSON not closed: " if cut else "not JSON: ")
+            + repr(_clip(content)),
             expected="a JSON object",
-            data={"content": content},
+            data=data,
         )
     ok = isinstance(value, dict)
     return Check(
@@ -209,34 +224,58 @@ def check_json(client: Client, model: str) -> Check:
         ok,
         f"{type(value).__name__}: {_clip(content)}",
         expected="a JSON object",
-        data={"content": content},
+        data=data,
     )
 
 
 def check_tools(client: Client, model: str) -> Check:
     """A request with one tool comes back as a call to that tool."""
     prompt = "What time is it in Tokyo right now? Use the tool."
+    capped = {"num_predict": ANSWER_TOKENS}
     try:
-        reply = client.chat(model, [{"role": "user", "content": prompt}], tools=[PROBE_TOOL])
+        with warnings.catch_warnings():  # an empty answer is this check's to explain
+            warnings.simplefilter("ignore", EmptyToolAnswerWarning)
+            reply = client.chat(
+                model, [{"role": "user", "content": prompt}], tools=[PROBE_TOOL], options=capped
+            )
     except ResponseError as err:
         return Check("tools", model, False, f"request failed: {err}")
     calls = list(reply.message.tool_calls or [])
     names = [call.function.name for call in calls]
-    ok = PROBE_TOOL["function"]["name"] in names
-    observed = (
-        f"tool calls: {', '.join(names)}"
-        if names
-        else (f"no tool call; answered {_clip(str(reply.message.content or ''))!r}")
-    )
+    wanted = PROBE_TOOL["function"]["name"]
+    content = str(reply.message.content or "")
+    hint = None
+    if names:
+        observed = f"tool calls: {', '.join(names)}"
+        if wanted not in names:
+            hint = f"the model called another tool than the one offered ({wanted})"
+    elif content.strip():
+        observed = f"no tool call; answered {_clip(content)!r}"
+        hint = "the model answered in text: check that the variant's TEMPLATE has the tools block"
+    elif reply.done_reason == "length":
+        observed = f"no tool call within {ANSWER_TOKENS} tokens"
+    else:
+        observed = "no tool call and no text (an empty answer)"
+        hint = empty_answer_note([wanted])
     return Check(
         "tools",
         model,
-        ok,
+        wanted in names,
         observed,
-        expected="a get_current_time call",
-        hint=None if ok else "check the variant's TEMPLATE still has the tools block",
-        data={"tool_calls": names},
+        expected=f"a {wanted} call",
+        hint=hint,
+        data={"tool_calls": names, **_answer_data(reply, content)},
     )
+
+
+def _answer_data(reply: Any, content: str) -> dict[str, Any]:
+    """What a check keeps of an answer: its start, its size and why it ended."""
+    return {
+        "content": content[:KEPT_CHARS],
+        "chars": len(content),
+        "done_reason": reply.done_reason,
+        "eval_count": reply.eval_count,
+    }
 
 
 def run_checks(
