@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from qwenkit.client import Client
+from qwenkit.hardware import LoadedModel
 from qwenkit.setup import SetupOptions, run_setup
 from qwenkit.setup.status import (
-    LoadedState,
     StatusReport,
     VariantState,
     gather_status,
@@ -90,7 +90,7 @@ def test_rules_clamp_and_offload():
         reachable=True,
         version="0.20.7",
         variants=[VariantState("qwenkit-chat", True, 65536)],
-        loaded=[LoadedState("qwenkit-chat:latest", 10 * 2**30, 6 * 2**30, 32768)],
+        loaded=[LoadedModel("qwenkit-chat:latest", 10 * 2**30, 6 * 2**30, 32768)],
     )
     found = pitfalls(report)
     messages = " | ".join(p.message for p in found)

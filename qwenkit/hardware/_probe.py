@@ -160,5 +160,4 @@ def _query_server(base_url: str, notes: list[str], connect: Connect) -> dict[str
     except Exception as exc:  # the probe never fails: an odd answer is a note, not a crash
         notes.append(f"ollama: query failed ({type(exc).__name__}: {exc})")
         return {}
-    loaded = [LoadedModel(m.name, m.size, m.size_vram, m.context_length) for m in running]
-    return {"ollama_version": version, "loaded": loaded}
+    return {"ollama_version": version, "loaded": [LoadedModel.of(m) for m in running]}

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ..types import RunningModel
 
 
 @dataclass(frozen=True)
@@ -22,12 +25,24 @@ class GPU:
 
 @dataclass(frozen=True)
 class LoadedModel:
-    """A model the Ollama server has in memory (`/api/ps`)."""
+    """A model the Ollama server has in memory: the one report type of an `/api/ps` entry
+    (`types.RunningModel`), for the probe, the planner and `qwenkit status`."""
 
     name: str
     size: int
     size_vram: int
     context_length: int | None = None
+
+    @classmethod
+    def of(cls, running: RunningModel) -> LoadedModel:
+        """From the wire model; an older server may leave `name` empty, then it is `model`."""
+        name = running.name or running.model
+        return cls(name, int(running.size), int(running.size_vram), running.context_length)
+
+    @property
+    def vram_share(self) -> float:
+        """How much of it sits in VRAM (1.0: all of it; below: partly on the CPU)."""
+        return self.size_vram / self.size if self.size else 0.0
 
 
 @dataclass(frozen=True)

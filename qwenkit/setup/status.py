@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from .._common.config import is_local_host, resolve_host
 from ..client import Client
 from ..errors import ModelNotFoundError, OllamaError, QwenkitError
+from ..hardware import LoadedModel
 from ..modelfile import Modelfile, parse_show_parameters
 from ..variants import modelfile_filename
 from .server_env import default_context, default_context_note
@@ -41,20 +42,6 @@ class VariantState:
 
 
 @dataclass(frozen=True)
-class LoadedState:
-    """One model in `/api/ps`: where it runs and with how much context."""
-
-    name: str
-    size: int
-    size_vram: int
-    context_length: int | None
-
-    @property
-    def vram_share(self) -> float:
-        return self.size_vram / self.size if self.size else 0.0
-
-
-@dataclass(frozen=True)
 class Pitfall:
     """Something that makes the setup behave other than planned, and the fix."""
 
@@ -70,7 +57,7 @@ class StatusReport:
     version: str | None = None
     error: str | None = None
     variants: list[VariantState] = field(default_factory=list)
-    loaded: list[LoadedState] = field(default_factory=list)
+    loaded: list[LoadedModel] = field(default_factory=list)
     pitfalls: list[Pitfall] = field(default_factory=list)
     webui: dict[str, Any] | None = None
 
@@ -113,10 +100,7 @@ def gather_status(
     report.variants = [
         _variant_state(client, name, modelfiles_dir) for name in variant_names(names, prefix)
     ]
-    report.loaded = [
-        LoadedState(m.name or m.model, int(m.size), int(m.size_vram), m.context_length)
-        for m in client.ps().models
-    ]
+    report.loaded = [LoadedModel.of(m) for m in client.ps().models]
     lister = docker_containers or list_docker_containers
     report.pitfalls = pitfalls(report, prefix=prefix, containers=_maybe(lister, host))
     return report
@@ -250,7 +234,7 @@ def _loaded_rules(report: StatusReport) -> list[Pitfall]:
     return found
 
 
-def _offload_pitfall(m: LoadedState) -> Pitfall:
+def _offload_pitfall(m: LoadedModel) -> Pitfall:
     if m.size_vram == 0:
         return Pitfall(f"{m.name} runs entirely on the CPU", severity="note")
     return Pitfall(
