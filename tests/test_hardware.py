@@ -23,6 +23,7 @@ from qwenkit.hardware._sources import (
     psutil_stats,
 )
 from qwenkit.types import ProcessResponse, RunningModel
+from tests.snapshots import assert_snapshot
 
 FIXTURES = Path(__file__).parent / "fixtures" / "hardware"
 MiB = 1 << 20
@@ -358,27 +359,10 @@ def test_this_machine_cpu_only_with_the_right_ram():
         assert profile.gpus == []
 
 
-def test_to_dict_matches_the_issue_shape():
+def test_to_dict_snapshot():
+    """`qwenkit probe --json`'s hardware object for a recorded RTX 4090 Linux box."""
     profile = Machine({"nvidia-smi": ok(fixture("nvidia_single_4090.csv"))}, LINUX_FILES).probe()
-    data = profile.to_dict()
-    for key in (
-        "gpus",
-        "ram_total_bytes",
-        "ram_available_bytes",
-        "disk_free_bytes",
-        "os",
-        "arch",
-        "cpu_model",
-        "cpu_cores",
-        "cpu_flags",
-        "wsl",
-        "container",
-        "ollama_version",
-        "loaded",
-        "notes",
-    ):
-        assert key in data
-    assert {"vendor", "name", "memory_total_bytes", "memory_free_bytes"} <= set(data["gpus"][0])
+    assert_snapshot("probe_linux_4090", profile.to_dict())
 
 
 def test_the_injected_environment_names_the_server():

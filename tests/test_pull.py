@@ -1,7 +1,5 @@
 """Pull with aggregate progress, back-off retries that resume, and Ollama's own errors."""
 
-from types import SimpleNamespace
-
 import pytest
 
 from qwenkit._common.disk import DISK_MARGIN
@@ -23,6 +21,7 @@ from qwenkit.setup.pull import (
     check_disk_space,
     pull_model,
 )
+from qwenkit.types import ProgressResponse
 
 BIG = "sha256:" + "a" * 64
 SMALL = "sha256:" + "b" * 64
@@ -54,12 +53,7 @@ class ScriptedPuller:
         lines, error = self.scripts.pop(0)
         for line in lines:
             self.clock.now += 1.0
-            yield SimpleNamespace(
-                status=line.get("status"),
-                digest=line.get("digest"),
-                total=line.get("total"),
-                completed=line.get("completed"),
-            )
+            yield ProgressResponse.model_validate(line)
         if error is not None:
             raise error
 

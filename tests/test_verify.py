@@ -1,7 +1,6 @@
 """Verification: each check reads the server's answers and reports the numbers it saw."""
 
 import json
-from types import SimpleNamespace as NS
 
 import pytest
 
@@ -19,7 +18,16 @@ from qwenkit.setup.verify import (
     parameter_mismatches,
     run_checks,
 )
-from qwenkit.types import ChatResponse, Function, Message, ToolCall
+from qwenkit.types import (
+    ChatResponse,
+    Function,
+    Message,
+    ModelDetails,
+    ProcessResponse,
+    RunningModel,
+    ShowResponse,
+    ToolCall,
+)
 
 SHOW_PARAMETERS = "\n".join(
     [
@@ -54,7 +62,7 @@ class StubServer:
         return self._show
 
     def ps(self):
-        return NS(models=self._ps)
+        return ProcessResponse(models=self._ps)
 
     def chat(self, model, messages, **kwargs):
         self.chats.append((model, messages, kwargs))
@@ -70,7 +78,7 @@ def answer(content: str = "", *calls: ToolCall, done_reason: str = "stop") -> Ch
 
 
 def running(name="qwenkit-chat:latest", size=6_000, vram=6_000, ctx=65536):
-    return NS(name=name, model=name, size=size, size_vram=vram, context_length=ctx)
+    return RunningModel(name=name, model=name, size=size, size_vram=vram, context_length=ctx)
 
 
 def test_parse_show_parameters_reads_go_syntax():
@@ -102,7 +110,7 @@ def test_mismatches_ignore_stop_order_and_float_noise():
 
 
 def test_config_check_passes_on_the_planned_values():
-    server = StubServer(show=NS(parameters=SHOW_PARAMETERS, system="You are helpful.\n"))
+    server = StubServer(show=ShowResponse(parameters=SHOW_PARAMETERS, system="You are helpful.\n"))
     check = check_config(server, EXPECTED)
     assert check.passed, check.observed
     assert check.data["num_ctx"] == 65536
@@ -110,7 +118,7 @@ def test_config_check_passes_on_the_planned_values():
 
 
 def test_config_check_reports_each_difference():
-    shown = NS(parameters=SHOW_PARAMETERS.replace("65536", "8192"), system="Other.")
+    shown = ShowResponse(parameters=SHOW_PARAMETERS.replace("65536", "8192"), system="Other.")
     check = check_config(StubServer(show=shown), EXPECTED)
     assert not check.passed
     assert "num_ctx: expected 65536, got 8192" in check.observed
@@ -214,7 +222,7 @@ def test_request_errors_become_failed_checks():
 
 
 def test_run_checks_covers_every_model_then_one_of_each_runtime_check():
-    shown = NS(parameters=SHOW_PARAMETERS, system="You are helpful.")
+    shown = ShowResponse(parameters=SHOW_PARAMETERS, system="You are helpful.")
     server = StubServer(show=shown, ps=[running()])
     other = ExpectedModel("qwenkit-json", 65536, "You are helpful.", EXPECTED.parameters)
     checks = list(run_checks(server, [EXPECTED, other], json_model="qwenkit-json"))
@@ -230,11 +238,11 @@ def test_run_checks_covers_every_model_then_one_of_each_runtime_check():
 
 
 def test_model_differences_cover_template_and_quantization():
-    shown = NS(
+    shown = ShowResponse(
         parameters=SHOW_PARAMETERS,
         system="You are helpful.",
         template="{{ .Prompt }}",
-        details=NS(quantization_level="Q4_K_M"),
+        details=ModelDetails(quantization_level="Q4_K_M"),
     )
     same = ExpectedModel(
         "m", 65536, "You are helpful.", EXPECTED.parameters, "{{ .Prompt }}\n", "q4_K_M"
@@ -250,6 +258,8 @@ def test_model_differences_cover_template_and_quantization():
 
 
 def test_config_observed_counts_matching_parameters():
-    shown = NS(parameters=SHOW_PARAMETERS.replace("top_k                          20", "top_k 1"))
+    shown = ShowResponse(
+        parameters=SHOW_PARAMETERS.replace("top_k                          20", "top_k 1")
+    )
     check = check_config(StubServer(show=shown), EXPECTED)
     assert check.observed.startswith("num_ctx 65536, 2/3 parameters")

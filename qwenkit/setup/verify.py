@@ -26,6 +26,7 @@ from ..modelfile import parse_show_parameters
 if TYPE_CHECKING:
     from ..client import Client
     from ..modelfile import Modelfile
+    from ..types import ChatResponse, ProcessResponse, RunningModel, ShowResponse
 
 Placement = Literal["gpu", "cpu", "partial"]
 
@@ -113,20 +114,20 @@ def parameter_mismatches(expected: Mapping[str, Any], observed: Mapping[str, Any
     return out
 
 
-def model_differences(shown: Any, model: ExpectedModel) -> list[str]:
+def model_differences(shown: ShowResponse, model: ExpectedModel) -> list[str]:
     """How a `/api/show` answer differs from `model` (empty: the server holds it as planned).
 
     Parameters are compared as a subset (the base model adds its own), `stop` as a set;
     system and template only when planned; the quantization via `details`.
     """
-    params = parse_show_parameters(getattr(shown, "parameters", None))
+    params = parse_show_parameters(shown.parameters)
     problems = parameter_mismatches({**model.parameters, "num_ctx": model.num_ctx}, params)
-    if model.system is not None and _text(shown, "system") != model.system.strip():
+    if model.system is not None and (shown.system or "").strip() != model.system.strip():
         problems.append("system prompt differs")
-    if model.template is not None and _text(shown, "template") != model.template.strip():
+    if model.template is not None and (shown.template or "").strip() != model.template.strip():
         problems.append("template differs")
-    level = getattr(getattr(shown, "details", None), "quantization_level", None)
-    if model.quantization and level and str(level).lower() != model.quantization.lower():
+    level = shown.details.quantization_level if shown.details else None
+    if model.quantization and level and level.lower() != model.quantization.lower():
         problems.append(f"quantization: expected {model.quantization}, got {level}")
     return problems
 
@@ -137,7 +138,7 @@ def check_config(client: Client, model: ExpectedModel) -> Check:
         shown = client.show(model.name)
     except ResponseError as err:
         return Check("config", model.name, False, f"show failed: {err}")
-    params = parse_show_parameters(getattr(shown, "parameters", None))
+    params = parse_show_parameters(shown.parameters)
     problems = model_differences(shown, model)
     wrong = sum(1 for name in model.parameters if any(p.startswith(f"{name}:") for p in problems))
     planned = len(model.parameters)
@@ -187,7 +188,7 @@ def check_loaded(
             )
         ]
     return [
-        _context_check(model, getattr(running, "context_length", None)),
+        _context_check(model, running.context_length),
         _offload_check(model, running, placement, smaller_plan),
     ]
 
@@ -202,7 +203,7 @@ def check_json(client: Client, model: str) -> Check:
         )
     except ResponseError as err:
         return Check("json", model, False, f"request failed: {err}")
-    content = str(reply.message.content or "")
+    content = reply.message.content
     data = _answer_data(reply, content)
     try:
         value = json.loads(content)
@@ -243,7 +244,7 @@ def check_tools(client: Client, model: str) -> Check:
     calls = list(reply.message.tool_calls or [])
     names = [call.function.name for call in calls]
     wanted = PROBE_TOOL["function"]["name"]
-    content = str(reply.message.content or "")
+    content = reply.message.content
     hint = None
     if names:
         observed = f"tool calls: {', '.join(names)}"
@@ -268,7 +269,7 @@ def check_tools(client: Client, model: str) -> Check:
     )
 
 
-def _answer_data(reply: Any, content: str) -> dict[str, Any]:
+def _answer_data(reply: ChatResponse, content: str) -> dict[str, Any]:
     """What a check keeps of an answer: its start, its size and why it ended."""
     return {
         "content": content[:KEPT_CHARS],
@@ -326,9 +327,9 @@ def _context_check(model: ExpectedModel, used: int | None) -> Check:
 
 
 def _offload_check(
-    model: ExpectedModel, running: Any, placement: Placement, smaller_plan: str | None
+    model: ExpectedModel, running: RunningModel, placement: Placement, smaller_plan: str | None
 ) -> Check:
-    size, vram = int(getattr(running, "size", 0) or 0), int(getattr(running, "size_vram", 0) or 0)
+    size, vram = running.size, running.size_vram
     share = vram / size if size else 0.0
     observed = f"{share:.0%} in VRAM ({vram} of {size} bytes)"
     data = {"size": size, "size_vram": vram}
@@ -353,11 +354,8 @@ def _offload_check(
     return Check("offload", model.name, ok, observed, expected="100% in VRAM", hint=hint, data=data)
 
 
-def _find_running(ps: Any, name: str) -> Any:
-    for entry in getattr(ps, "models", []) or []:
-        if model_present([str(entry.name or entry.model)], name):
-            return entry
-    return None
+def _find_running(ps: ProcessResponse, name: str) -> RunningModel | None:
+    return next((m for m in ps.models if model_present([m.name or m.model], name)), None)
 
 
 def _same_value(want: Any, got: Any) -> bool:
@@ -368,10 +366,6 @@ def _same_value(want: Any, got: Any) -> bool:
     if isinstance(want, (int, float)) and isinstance(got, (int, float)):
         return math.isclose(float(want), float(got), rel_tol=1e-6, abs_tol=1e-9)
     return bool(want == got)
-
-
-def _text(obj: Any, attr: str) -> str:
-    return str(getattr(obj, attr, None) or "").strip()
 
 
 def _clip(text: str, limit: int = 60) -> str:
