@@ -109,3 +109,19 @@ def test_real_run_on_this_machine():
     if not shutil.which("nvidia-smi") and not shutil.which("rocm-smi"):
         assert data["plan"]["offload"] == "cpu"
         assert data["hardware"]["gpus"] == []
+
+
+def test_setup_shows_the_plan_in_the_rows_probe_shows(capsys):
+    """One renderer: `setup`'s plan event and `probe`'s report print the same plan block."""
+    from qwenkit.cli._setup_view import HumanView
+    from qwenkit.planner import plan
+    from qwenkit.setup import Planned
+
+    chosen = plan(PROFILE)
+    HumanView().show(Planned(plan=chosen.to_dict()))
+    shown = capsys.readouterr().out.splitlines()
+    report = probe_cli.render(PROFILE, chosen)
+    start = report.index("Plan")
+    assert shown == report[start : start + len(shown)]
+    assert shown[0] == "Plan" and any(line.startswith("  Tag") for line in shown)
+    assert "Why" in shown and report[start + len(shown) :] == ["Notes", "  - rocm-smi: not found"]

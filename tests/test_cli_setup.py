@@ -305,7 +305,7 @@ def test_json_output_without_yes_is_refused_before_touching_anything(fake, tmp_p
 def test_human_output_has_plan_table_and_check_marks(fake, tmp_path):
     result = qwenkit("setup", "--yes", "--host", fake.url, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    assert "plan:" in result.stdout and TAG in result.stdout
+    assert "\nPlan\n" in "\n" + result.stdout and TAG in result.stdout
     assert "✓ config" in result.stdout and "✓ tools" in result.stdout
     assert "qwenkit webui compose" in result.stdout
     assert "pull qwen2.5" in result.stderr  # the progress bar, on stderr

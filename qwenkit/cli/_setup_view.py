@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from .._common.units import format_bytes
+from ._plan_view import plan_lines
 from ._render import ProgressBar, emit_json
 
 OK, FAIL, SKIP = "✓", "✗", "-"
@@ -81,7 +82,7 @@ class HumanView:
         click.echo(f"machine: {gpus or 'no GPU'}; RAM {ram}; {p.get('os', '')} {p.get('arch', '')}")
 
     def _plan(self, event: Any) -> None:
-        for line in plan_table(event.plan):
+        for line in plan_lines(event.plan):
             click.echo(line)
 
     def _server(self, event: Any) -> None:
@@ -146,26 +147,6 @@ class HumanView:
     def _summary(self, event: Any) -> None:
         for line in summary_lines(event, sys.platform):
             click.echo(line)
-
-
-def plan_table(plan: dict[str, Any]) -> list[str]:
-    """The plan as aligned rows, then its reasons and warnings."""
-    est = plan.get("estimate") or {}
-    total = est.get("total_bytes")
-    rows = [
-        ("model", plan.get("tag")),
-        ("context", f"{plan.get('num_ctx')} tokens"),
-        ("KV cache", plan.get("kv_cache_type")),
-        ("flash attn", "on" if plan.get("flash_attention") else "off"),
-        ("runs on", plan.get("offload")),
-        ("memory", format_bytes(total) if isinstance(total, int) else "?"),
-    ]
-    if plan.get("budget_bytes"):
-        rows.append(("budget", format_bytes(plan["budget_bytes"])))
-    lines = ["plan:"] + [f"  {name:<11} {value}" for name, value in rows]
-    lines += [f"  - {reason}" for reason in plan.get("reasons") or []]
-    lines += [f"  ! {warning}" for warning in plan.get("warnings") or []]
-    return lines
 
 
 def summary_lines(event: Any, platform: str) -> list[str]:

@@ -11,11 +11,10 @@ from .._common.units import format_bytes
 from ..hardware import GPU, HardwareProfile
 from ..hardware import probe as probe_hardware
 from ..planner import Plan, plan
+from ._plan_view import plan_lines, rows
 from ._render import emit_json, json_option
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-WIDTH = 12
 
 
 def plan_options(command: F) -> F:
@@ -63,19 +62,10 @@ def probe(
 
 def render(profile: HardwareProfile, chosen: Plan) -> list[str]:
     """The human report: hardware rows, plan rows, then reasons, warnings and notes."""
-    lines = ["Hardware", *_rows(hardware_rows(profile)), "Plan", *_rows(plan_rows(chosen))]
-    for title, items in (
-        ("Why", chosen.reasons),
-        ("Warnings", chosen.warnings),
-        ("Notes", profile.notes),
-    ):
-        if items:
-            lines += [title, *(f"  - {item}" for item in items)]
+    lines = ["Hardware", *rows(hardware_rows(profile)), *plan_lines(chosen.to_dict())]
+    if profile.notes:
+        lines += ["Notes", *(f"  - {note}" for note in profile.notes)]
     return lines
-
-
-def _rows(rows: list[tuple[str, str]]) -> list[str]:
-    return [f"  {label:<{WIDTH}} {value}" for label, value in rows]
 
 
 def hardware_rows(p: HardwareProfile) -> list[tuple[str, str]]:
@@ -93,27 +83,6 @@ def hardware_rows(p: HardwareProfile) -> list[tuple[str, str]]:
     rows.append(("Disk", f"{_b(p.disk_free_bytes)} free at {p.models_dir}"))
     rows.append(("Ollama", _server(p)))
     return rows
-
-
-def plan_rows(c: Plan) -> list[tuple[str, str]]:
-    e = c.estimate
-    on = {"gpu": "GPU (fully offloaded)", "partial": "GPU + CPU (partial offload)", "cpu": "CPU"}[
-        c.offload
-    ]
-    of = f" of {_b(c.budget_bytes)}" if c.budget_bytes is not None else ""
-    return [
-        ("Tag", c.tag),
-        ("Context", f"{c.num_ctx} tokens" + ("  (needs a YaRN variant)" if c.needs_yarn else "")),
-        ("KV cache", f"{c.kv_cache_type}, flash attention {'on' if c.flash_attention else 'off'}"),
-        ("Runs on", on),
-        (
-            "Memory",
-            f"{_b(e.total_bytes)}{of}: weights {_b(e.weights_bytes)}, KV "
-            f"{_b(e.kv_cache_bytes)}, compute {_b(e.compute_bytes)}, overhead "
-            f"{_b(e.overhead_bytes)}",
-        ),
-        ("Server env", " ".join(f"{k}={v}" for k, v in c.server_env.items())),
-    ]
 
 
 def _gpu(g: GPU) -> str:
