@@ -110,3 +110,28 @@ def _is_ipv6(host: str) -> bool:
         return isinstance(ipaddress.ip_address(host), ipaddress.IPv6Address)
     except ValueError:
         return False
+
+
+def openai_base(url: str, *, what: str = "base_url") -> str:
+    """An OpenAI-compatible API's base URL: `http(s)://host[:port]/path`, `/v1` added when no
+    path is given. `what` names the argument in the error.
+
+    >>> openai_base("http://127.0.0.1:8000"), openai_base("https://gpu.local/v1/")
+    ('http://127.0.0.1:8000/v1', 'https://gpu.local/v1')
+    >>> openai_base("localhost:8000", what="--openai")
+    Traceback (most recent call last):
+    qwenkit.errors.QwenkitError: --openai needs an http:// or https:// URL, got 'localhost:8000'
+    """
+    text = url.strip()
+    try:
+        split = urllib.parse.urlsplit(text)
+        _ = split.port
+    except ValueError:
+        split = None
+    if split is None or split.scheme not in ("http", "https") or not split.hostname:
+        raise QwenkitError(
+            f"{what} needs an http:// or https:// URL, got {url!r}",
+            hint="e.g. http://127.0.0.1:8000/v1 (vLLM) or http://127.0.0.1:11434/v1 (Ollama)",
+        )
+    path = split.path.rstrip("/") or "/v1"
+    return urllib.parse.urlunsplit((split.scheme, split.netloc, path, "", ""))

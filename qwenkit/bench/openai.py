@@ -10,10 +10,10 @@ The HTTP and its error mapping are qwenkit's transport, the same as for Ollama.
 from __future__ import annotations
 
 import json
-import urllib.parse
 from typing import TYPE_CHECKING, Any
 
 from .._common.config import auth_headers
+from .._common.config import openai_base as parse_openai_base
 from ..client._transport import DEFAULT_TIMEOUT, AsyncTransport
 from ..errors import OllamaUnavailableError, ProtocolError, QwenkitError, ResponseError
 from .endpoints import Clock, messages
@@ -26,27 +26,13 @@ EXIT_UNREACHABLE = 3
 
 
 def openai_base(url: str) -> str:
-    """The API base URL: `http(s)://host[:port]/path`, `/v1` added when no path is given.
+    """The `--openai` URL as an API base (`/v1` added when no path is given).
 
-    >>> openai_base("http://127.0.0.1:8000"), openai_base("https://gpu.local/v1/")
-    ('http://127.0.0.1:8000/v1', 'https://gpu.local/v1')
     >>> openai_base("localhost:8000")
     Traceback (most recent call last):
     qwenkit.errors.QwenkitError: --openai needs an http:// or https:// URL, got 'localhost:8000'
     """
-    text = url.strip()
-    try:
-        split = urllib.parse.urlsplit(text)
-        _ = split.port
-    except ValueError:
-        split = None
-    if split is None or split.scheme not in ("http", "https") or not split.hostname:
-        raise QwenkitError(
-            f"--openai needs an http:// or https:// URL, got {url!r}",
-            hint="e.g. --openai http://127.0.0.1:8000/v1 (vLLM) or http://127.0.0.1:11434/v1",
-        )
-    path = split.path.rstrip("/") or "/v1"
-    return urllib.parse.urlunsplit((split.scheme, split.netloc, path, "", ""))
+    return parse_openai_base(url, what="--openai")
 
 
 class OpenAIEndpoint:

@@ -20,14 +20,14 @@ from __future__ import annotations
 
 import json
 import os
-import urllib.parse
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal, overload
 
 from pydantic_core import to_json
 
+from .._common.config import openai_base
 from .._request_models import ChatRequest
-from ..errors import ModelNotFoundError, ProtocolError, QwenkitError, ResponseError
+from ..errors import ModelNotFoundError, ProtocolError, ResponseError
 from ..types import ChatResponse, ListModel, ListResponse
 from ._client import Client
 from ._flow import ChatKwargs, adrive, astream_flow, drive, plan_chat, stream_flow
@@ -48,26 +48,14 @@ KEY_VARIABLES = ("VLLM_API_KEY", "OPENAI_API_KEY")
 
 
 def openai_base_url(url: str | None = None, env: Mapping[str, str] | None = None) -> str:
-    """The API base: `url`, else `OPENAI_BASE_URL`, else vLLM's default; `/v1` added when the
-    URL has no path.
+    """The API base: `url`, else `OPENAI_BASE_URL`, else vLLM's default (`/v1` added when the
+    URL has no path).
 
-    >>> openai_base_url("http://gpu-box:8000"), openai_base_url("https://h/v1/")
-    ('http://gpu-box:8000/v1', 'https://h/v1')
+    >>> openai_base_url("http://gpu-box:8000")
+    'http://gpu-box:8000/v1'
     """
     environ = os.environ if env is None else env
-    text = (url or environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL).strip()
-    try:
-        split = urllib.parse.urlsplit(text)
-        _ = split.port
-    except ValueError:
-        split = None
-    if split is None or split.scheme not in ("http", "https") or not split.hostname:
-        raise QwenkitError(
-            f"base_url needs an http:// or https:// URL, got {text!r}",
-            hint="e.g. http://127.0.0.1:8000/v1 (vLLM) or http://127.0.0.1:11434/v1 (Ollama)",
-        )
-    path = split.path.rstrip("/") or "/v1"
-    return urllib.parse.urlunsplit((split.scheme, split.netloc, path, "", ""))
+    return openai_base(url or environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL)
 
 
 def api_key_header(api_key: str | None, env: Mapping[str, str] | None = None) -> dict[str, str]:

@@ -176,33 +176,28 @@ def _worker_name(k: int) -> str:
     return f"worker-{k}.compose.yaml"
 
 
-def _head_webui(plan: VllmPlan, webui_port: int) -> dict[str, Any]:
-    # vLLM runs on the head's host network: the UI container reaches it through the gateway.
+def _head_file(
+    plan: VllmPlan, webui_port: int, vllm: dict[str, Any], header: list[str]
+) -> ComposeFile:
+    """The head node's file: vLLM on the host network, and Open WebUI reaching it through the
+    Docker gateway."""
     url = f"http://host.docker.internal:{plan.port}/v1"
-    return _webui_service(plan, webui_port, vllm_url=url)
+    config = {
+        "services": {"vllm": vllm, "open-webui": _webui_service(plan, webui_port, vllm_url=url)},
+        "volumes": {"hf-cache": {}, "open-webui": {}},
+    }
+    return _file(HEAD_FILE, f"head ({plan.head_address})", config, header)
 
 
 def _replica_nodes(plan: VllmPlan, webui_port: int) -> Deployment:
     topo, head = plan.topology, str(plan.head_address)
-    head_config = {
-        "services": {
-            "vllm": {**_vllm_service(plan, host_network=True), "command": serve_argv(plan)},
-            "open-webui": _head_webui(plan, webui_port),
-        },
-        "volumes": {"hf-cache": {}, "open-webui": {}},
-    }
-    files = [
-        _file(
-            HEAD_FILE,
-            f"head ({head})",
-            head_config,
-            [
-                f"Node 0 (head, {head}) of {topo.nodes}: vLLM's API server and "
-                f"{topo.replicas_per_node} replica(s), and Open WebUI.",
-                f"Start it first: docker compose -f {HEAD_FILE} up -d",
-            ],
-        )
+    vllm = {**_vllm_service(plan, host_network=True), "command": serve_argv(plan)}
+    header = [
+        f"Node 0 (head, {head}) of {topo.nodes}: vLLM's API server and "
+        f"{topo.replicas_per_node} replica(s), and Open WebUI.",
+        f"Start it first: docker compose -f {HEAD_FILE} up -d",
     ]
+    files = [_head_file(plan, webui_port, vllm, header)]
     for k in range(1, topo.nodes):
         service = _vllm_service(plan, host_network=True, key=False)
         config = {
@@ -269,22 +264,12 @@ def _ray_cluster(plan: VllmPlan, webui_port: int) -> Deployment:
         "command": [script.replace("$", "$$")],
         "environment": {"VLLM_HOST_IP": head},
     }
-    head_config = {
-        "services": {"vllm": vllm, "open-webui": _head_webui(plan, webui_port)},
-        "volumes": {"hf-cache": {}, "open-webui": {}},
-    }
-    files = [
-        _file(
-            HEAD_FILE,
-            f"head ({head})",
-            head_config,
-            [
-                f"Node 0 (Ray head, {head}) of {topo.nodes}: pipeline stage 0, vLLM's API "
-                "server, and Open WebUI.",
-                f"vLLM starts once all {total} GPUs have joined the Ray cluster.",
-            ],
-        )
+    header = [
+        f"Node 0 (Ray head, {head}) of {topo.nodes}: pipeline stage 0, vLLM's API server, "
+        "and Open WebUI.",
+        f"vLLM starts once all {total} GPUs have joined the Ray cluster.",
     ]
+    files = [_head_file(plan, webui_port, vllm, header)]
     worker_script = (
         f"({ENSURE_RAY}) && "
         f"exec ray start --address={head}:{RAY_PORT} --node-ip-address=${{NODE_IP}} --block"
