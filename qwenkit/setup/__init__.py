@@ -5,7 +5,7 @@ The steps live in their own modules: `pull` (with retries), `_files` (the Modelf
 128K variant).
 """
 
-from ._run import SetupOptions, expected_model, run_setup, webui_next_steps
+from ._run import SetupOptions, run_setup, webui_next_steps
 from .events import (
     Cancelled,
     Event,
@@ -17,6 +17,7 @@ from .events import (
     ServerReached,
     Summary,
 )
+from .verify import expected_model
 
 __all__ = [
     "Cancelled",

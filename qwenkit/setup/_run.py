@@ -40,7 +40,7 @@ from ._long import (
     long_expected,
     wants_long,
 )
-from .events import (  # re-exported: part of the setup API
+from .events import (
     Cancelled,
     Event,
     ModelCreated,
@@ -52,7 +52,7 @@ from .events import (  # re-exported: part of the setup API
     Summary,
 )
 from .server_env import server_env_guide, version_notes
-from .verify import (  # expected_model re-exported: part of the setup API
+from .verify import (
     Check,
     ExpectedModel,
     check_config,
@@ -371,18 +371,4 @@ def webui_next_steps() -> list[str]:
     ]
 
 
-__all__ = [
-    "Cancelled",
-    "Event",
-    "ModelCreated",
-    "ModelfileWritten",
-    "Notice",
-    "Planned",
-    "Probed",
-    "ServerReached",
-    "SetupOptions",
-    "Summary",
-    "expected_model",
-    "run_setup",
-    "webui_next_steps",
-]
+__all__ = ["SetupOptions", "run_setup", "webui_next_steps"]
