@@ -11,7 +11,8 @@ from click.testing import CliRunner
 from qwenkit.cli import cli
 from qwenkit.hardware import GPU, HardwareProfile
 from qwenkit.setup import SetupOptions, Summary
-from qwenkit.setup.hosts import disagreements, plan_hosts, resolve_hosts, run_hosts
+from qwenkit.setup.hosts import plan_hosts, resolve_hosts, run_hosts
+from qwenkit.webui.hosts import disagreements, hosts_disagree
 from tests.fake_ollama import FakeOllama
 from tests.test_cli_setup import events, of_kind, qwenkit
 
@@ -104,3 +105,15 @@ def test_bad_host_is_a_clean_error(bad, tmp_path):
     result = qwenkit("setup", "--dry-run", "--host", "127.0.0.1:1", "--host", bad, cwd=tmp_path)
     assert result.returncode == 2 or result.returncode == 1
     assert "Traceback" not in result.stderr
+
+
+def test_hosts_disagree_reads_every_host():
+    with FakeOllama() as one, FakeOllama() as two:
+        one.add_local_model("qwenkit-chat", parameters={"num_ctx": 32768})
+        two.add_local_model("qwenkit-chat", parameters={"num_ctx": 16384})
+        (line,) = hosts_disagree([one.url, two.url], ["qwenkit-chat:latest"])
+        assert "num_ctx differs" in line and "32768" in line and "16384" in line
+        two.add_local_model("qwenkit-chat", parameters={"num_ctx": 32768})
+        assert hosts_disagree([one.url, two.url], ["qwenkit-chat:latest"]) == []
+    lines = hosts_disagree(["http://127.0.0.1:9"], ["qwenkit-chat:latest"])
+    assert lines and "did not answer" in lines[0]

@@ -12,9 +12,10 @@ import click
 
 from .._common.units import format_bytes
 from ..errors import QwenkitError
-from ..setup.hosts import disagreements, host_dir, resolve_hosts
+from ..setup.hosts import host_dir, resolve_hosts
 from ..setup.status import connect_and_gather
 from ..webui import check_webui
+from ..webui.hosts import disagreements
 from ._render import emit_json, json_option
 
 EXIT_PROBLEMS = 1

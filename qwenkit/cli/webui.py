@@ -6,6 +6,7 @@ prints them, and `--password` is prompted (hidden) when `--email` is given witho
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import click
@@ -18,9 +19,11 @@ from ..errors import QwenkitError
 from ..hardware import probe
 from ..planner import plan
 from ..setup.hosts import resolve_hosts
-from ..variants import model_name
+from ..variants import DEFAULT_VARIANTS, model_name
 from ..webui import OpenWebUI, check_webui, plan_presets, sync_presets
 from ..webui.check import docker_bridge_address
+from ..webui.diagnose import Check
+from ..webui.hosts import hosts_disagree
 from ._render import emit_json, json_option
 from .setup import split_names
 
@@ -30,7 +33,13 @@ OPT_URL = click.option(
 OPT_PREFIX = click.option(
     "--prefix", default="qwenkit", show_default=True, help="Model name prefix."
 )
-OPT_HOST = click.option("--host", default=None, help="Ollama for qwenkit (default OLLAMA_HOST).")
+OPT_HOSTS = click.option(
+    "--host",
+    "hosts",
+    multiple=True,
+    help="Ollama for qwenkit (default OLLAMA_HOST); repeat it when Open WebUI has several "
+    "(OLLAMA_BASE_URLS): the variants are compared across them.",
+)
 
 
 def _auth_options(func: click.decorators.FC) -> click.decorators.FC:
@@ -162,7 +171,7 @@ def _print_notes(notes: dict[str, object], *, err: bool) -> None:
 @click.option(
     "--ctx", type=click.IntRange(512), default=None, help="num_ctx if Ollama is not reachable."
 )
-@OPT_HOST
+@OPT_HOSTS
 @json_option
 def sync(
     url: str,
@@ -172,14 +181,15 @@ def sync(
     prefix: str,
     variant_names: tuple[str, ...],
     ctx: int | None,
-    host: str | None,
+    hosts: tuple[str, ...],
     as_json: bool,
 ) -> None:
     """Create or update one Open WebUI preset per qwenkit variant (idempotent)."""
 
-    specs, warnings = plan_presets(
-        variant_names or None, host=resolve_host(host), prefix=prefix, ctx=ctx
-    )
+    urls = resolve_hosts(hosts) if hosts else [resolve_host(None)]
+    specs, warnings = plan_presets(variant_names or None, host=urls[0], prefix=prefix, ctx=ctx)
+    if len(urls) > 1:  # a preset's num_ctx goes to every host: they must agree
+        warnings += hosts_disagree(urls, [spec.id for spec in specs])
     with OpenWebUI(url) as client:
         client.authenticate(token=token, email=email, password=_password(email, password))
         result = sync_presets(client, specs)
@@ -211,7 +221,7 @@ def sync(
 @click.option(
     "--ollama-url", default=None, help="The Ollama URL Open WebUI should use (catches a stale one)."
 )
-@OPT_HOST
+@OPT_HOSTS
 @json_option
 def check(
     url: str,
@@ -222,22 +232,25 @@ def check(
     variant_names: tuple[str, ...],
     no_chat: bool,
     ollama_url: str | None,
-    host: str | None,
+    hosts: tuple[str, ...],
     as_json: bool,
 ) -> None:
     """Check Open WebUI, its Ollama connection and the variants; one fix per failure."""
 
+    urls = resolve_hosts(hosts) if hosts else [resolve_host(None)]
     report = check_webui(
         url,
         token=token,
         email=email,
         password=_password(email, password),
-        host=host,
+        host=urls[0],
         variants=variant_names or None,
         prefix=prefix,
         chat=not no_chat,
         expected_base_url=ollama_url,
     )
+    if len(urls) > 1:
+        report = replace(report, checks=[*report.checks, *_host_checks(urls, prefix)])
     if as_json:
         emit_json(report.to_dict())
     else:
@@ -248,3 +261,13 @@ def check(
                 click.echo(f"      fix: {item.fix}")
     if not report.ok:
         raise click.exceptions.Exit(1)
+
+
+def _host_checks(urls: list[str], prefix: str) -> list[Check]:
+    """One check per disagreement between the Ollama hosts (or one passing check)."""
+    names = [full_name(model_name(v, prefix)) for v in DEFAULT_VARIANTS]
+    fix = "run `qwenkit setup` with every --host at once: it gives every host the same num_ctx"
+    problems = hosts_disagree(urls, names)
+    if not problems:
+        return [Check("hosts agree", True, f"{len(urls)} Ollama hosts hold the same variants")]
+    return [Check("hosts agree", False, line, fix) for line in problems]

@@ -9,7 +9,7 @@ any host can hold, and the plan says so.
 
 `plan_hosts` is pure given the profiles; `run_hosts` runs `run_setup` once per host with
 that shared context (Modelfiles under `out/<host>/`, since the tags may differ);
-`disagreements` compares what the hosts actually hold (`qwenkit status`, `webui check`).
+`qwenkit.webui.hosts` compares what the hosts actually hold.
 """
 
 from __future__ import annotations
@@ -136,30 +136,3 @@ def run_hosts(
             per_host, confirm=confirm, profile=hp.profile, long_progress=long_progress
         ):
             yield hp.host, event
-
-
-def disagreements(variants: Mapping[str, Mapping[str, int | None]]) -> list[str]:
-    """Where hosts differ: `variants` maps host -> {variant name: num_ctx or None}.
-
-    >>> disagreements({"a": {"qwenkit-chat": 32768}, "b": {"qwenkit-chat": 16384}})
-    ['qwenkit-chat: num_ctx differs between hosts (a 32768, b 16384); Open WebUI picks a host per request, so the model reloads']
-    >>> disagreements({"a": {"qwenkit-chat": 32768}, "b": {}})
-    ['qwenkit-chat is missing on b: Open WebUI sends its requests only to a']
-    """  # noqa: E501
-    names = sorted({name for held in variants.values() for name in held})
-    out = []
-    for name in names:
-        have = {host: held[name] for host, held in variants.items() if name in held}
-        missing = [host for host in variants if host not in have]
-        if missing:
-            out.append(
-                f"{name} is missing on {', '.join(missing)}: Open WebUI sends its requests only "
-                f"to {', '.join(have)}"
-            )
-        if len(set(have.values())) > 1:
-            each = ", ".join(f"{host} {ctx}" for host, ctx in have.items())
-            out.append(
-                f"{name}: num_ctx differs between hosts ({each}); Open WebUI picks a host per "
-                "request, so the model reloads"
-            )
-    return out
