@@ -56,6 +56,8 @@ TIME_CALL = (
     "\n</tool_call>"
 )
 WEATHER_JSON = '{"city": "Beijing", "temp_c": 21}'
+#: with `endless=True`: a JSON string that never closes ("xxxxyyyy" forever)
+UNCLOSED_JSON = '{"ok": "xxxxyyyy'
 OK_JSON = '{"ok": true, "name": "qwenkit"}'
 
 #: the text a chat prompt ends with: no piece may end it, or the prompt's last token
@@ -106,10 +108,17 @@ class ScriptedModel:
 
 
 def scripted_model(
-    script: str, *, fallback: str | None = None, shape: Shape | None = None, seed: int = 0
+    script: str,
+    *,
+    fallback: str | None = None,
+    endless: bool = False,
+    shape: Shape | None = None,
+    seed: int = 0,
 ) -> ScriptedModel:
     """Vocabulary and tensors of a model that answers `script` (or `fallback` when a
-    grammar forbids the script's first token)."""
+    grammar forbids the script's first token). `endless`: the script's last two pieces
+    alternate forever instead of ending the answer (e.g. a JSON string that never closes);
+    two, because Ollama silently cuts an answer that repeats one token 31 times."""
     shape = shape or Shape()
     base = byte_bpe_vocab()
     texts = [script] if fallback is None else [script, fallback]
@@ -140,7 +149,8 @@ def scripted_model(
     out = np.zeros((len(vocab), shape.n_embd), np.float32)
     for rank, s in enumerate(scripts):
         out[vocab.id(s[0]), 0] = (MARGIN if rank == 0 else FALLBACK) * unit
-        for piece, after in zip(s, [*s[1:], IM_END], strict=True):
+        last = s[-2] if endless and rank == 0 else IM_END
+        for piece, after in zip(s, [*s[1:], last], strict=True):
             out[vocab.id(after), direction[piece]] = MARGIN * unit
     tensors["output.weight"] = out
     return ScriptedModel(vocab, tensors, tuple(scripts))
@@ -163,11 +173,17 @@ def logits(model: ScriptedModel, token_id: int) -> np.ndarray:
 
 
 def replay(
-    model: ScriptedModel, last_prompt_token: int, *, banned: Sequence[int] = (), limit: int = 200
+    model: ScriptedModel,
+    last_prompt_token: int,
+    *,
+    banned: Sequence[int] = (),
+    limit: int = 200,
+    endless: bool = False,
 ) -> tuple[str, float]:
     """Greedy decoding from `last_prompt_token` to `<|im_end|>`: the answer text, and the
     smallest gap between the chosen and the runner-up logit. `banned` tokens are never
-    chosen (what a grammar does to a token it rejects)."""
+    chosen (what a grammar does to a token it rejects). `endless`: `limit` tokens are the
+    answer, not an error."""
     text: list[str] = []
     gap = float("inf")
     token, end = last_prompt_token, model.vocab.id(IM_END)
@@ -180,6 +196,8 @@ def replay(
         if token == end:
             return "".join(text), gap
         text.append(model.vocab.tokens[token])
+    if endless:
+        return "".join(text), gap
     raise AssertionError(f"no {IM_END} after {limit} tokens: {''.join(text)[:200]!r}")
 
 
@@ -188,13 +206,17 @@ def scripted_qwen2(
     script: str,
     *,
     fallback: str | None = None,
+    endless: bool = False,
     file_type: int = LlamaFileType.ALL_F32,
     name: str = "qwenkit scripted qwen2",
 ) -> Path:
     """Write a model that answers `script` (see the module docstring), checked by `replay`."""
-    model = scripted_model(script, fallback=fallback)
+    model = scripted_model(script, fallback=fallback, endless=endless)
     newline = model.vocab.id(bytes_to_unicode()[ord("\n")])
-    answer, gap = replay(model, newline)
+    answer, gap = replay(model, newline, endless=endless)
+    if endless:  # the script, then its last two pieces over and over
+        cycle, tail = "".join(model.scripts[0][-2:]), answer[len(script) :]
+        answer = answer[: len(script)] if (cycle * len(tail)).startswith(tail) else answer
     least = MARGIN if fallback is None else min(FALLBACK, MARGIN - FALLBACK)
     if answer != script or gap < least - 0.01:
         raise AssertionError(f"scripted model replays {answer!r} (margin {gap:.1f})")

@@ -11,6 +11,7 @@ from tests.live.scripted_gguf import (
     MARGIN,
     OK_JSON,
     TIME_CALL,
+    UNCLOSED_JSON,
     WEATHER_CALL,
     WEATHER_JSON,
     logits,
@@ -70,3 +71,15 @@ def test_the_written_file_has_the_table_and_silent_layers(tmp_path):
     tokens = reader.fields["tokenizer.ggml.tokens"].contents()
     assert "<tool_call" in "".join(tokens[459:])
     assert "output.bias" not in tensors
+
+
+def test_an_endless_script_alternates_its_last_two_pieces_and_never_ends(tmp_path):
+    model = scripted_model(UNCLOSED_JSON, endless=True)
+    start = model.vocab.id(IM_START)
+    assert model.scripts[0][-2:] == ("xxxx", "yyyy")
+    text, gap = replay(model, start, limit=50, endless=True)
+    assert text == UNCLOSED_JSON + "xxxxyyyy" * 23
+    assert gap == pytest.approx(MARGIN, abs=0.01)
+    with pytest.raises(AssertionError, match=r"no <\|im_end\|>"):
+        replay(model, start, limit=50)
+    assert scripted_qwen2(tmp_path / "endless.gguf", UNCLOSED_JSON, endless=True).is_file()
