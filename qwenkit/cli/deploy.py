@@ -58,7 +58,7 @@ def deploy() -> None:
     type=click.IntRange(1),
     default=4,
     show_default=True,
-    help="Full-context sequences one copy should hold before a better checkpoint is chosen.",
+    help="Pick the best checkpoint whose copy holds this many full-context sequences.",
 )
 @click.option("--served-name", default="qwen2.5-7b-instruct", show_default=True)
 @click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True)
