@@ -85,15 +85,22 @@ def server_version(live_host: str) -> str:
 
 
 def upload(host: str, path: Path) -> str:
-    """POST the file as a blob (raw httpx, so fixtures never depend on the code under test)."""
-    digest = "sha256:" + hashlib.sha256(path.read_bytes()).hexdigest()
+    """POST the file as a blob (raw httpx, so fixtures never depend on the code under test).
+
+    Hashed and sent in chunks: the calibration GGUF is 4.7 GB."""
+    sha = hashlib.sha256()
     with path.open("rb") as fh:
-        httpx.post(f"{host}/api/blobs/{digest}", content=fh, timeout=60).raise_for_status()
+        for chunk in iter(lambda: fh.read(1 << 24), b""):
+            sha.update(chunk)
+    digest = f"sha256:{sha.hexdigest()}"
+    with path.open("rb") as fh:
+        httpx.post(f"{host}/api/blobs/{digest}", content=fh, timeout=600).raise_for_status()
     return digest
 
 
 def create_from_request(host: str, body: dict[str, Any]) -> None:
-    answer = httpx.post(f"{host}/api/create", json={**body, "stream": False}, timeout=120)
+    # a 4.7 GB GGUF takes Ollama ~50 s to validate and rewrite
+    answer = httpx.post(f"{host}/api/create", json={**body, "stream": False}, timeout=600)
     assert answer.status_code == 200, f"creating {body['model']}: {answer.text}"
 
 

@@ -7,7 +7,8 @@ special tokens, a ChatML chat template and every tensor llama.cpp's qwen2 graph 
 
 The pieces are separate so other tests can build on them (e.g. models scripted to emit an
 exact text): `byte_bpe_vocab` (with `added=` tokens), `qwen2_tensors` (a dict of numpy arrays
-to edit before writing), `output_bias`, and `write_gguf`.
+to edit before writing), `output_bias`, `write_gguf`, and `qwen2_writer` (the keys alone, for
+files whose tensors are written another way).
 
 ```python
 from tests.live.tiny_gguf import tiny_qwen2
@@ -194,6 +195,33 @@ def write_gguf(
 ) -> Path:
     """Write a qwen2 GGUF. `yarn=(factor, original_context)` adds the rope.scaling keys;
     `file_type` is only the label Ollama reports (e.g. `LlamaFileType.MOSTLY_Q4_K_M`)."""
+    w = qwen2_writer(
+        path, vocab, shape=shape, context_length=context_length, yarn=yarn,
+        file_type=file_type, name=name, chat_template=chat_template, extra_kv=extra_kv,
+    )  # fmt: skip
+    for tensor_name, array in tensors.items():
+        w.add_tensor(tensor_name, np.ascontiguousarray(array, dtype=np.float32))
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+    return Path(path)
+
+
+def qwen2_writer(
+    path: Path,
+    vocab: Vocab,
+    *,
+    shape: Shape = Shape(),
+    context_length: int = 32768,
+    yarn: tuple[float, int] | None = None,
+    file_type: int = LlamaFileType.ALL_F32,
+    name: str = "qwenkit tiny qwen2",
+    chat_template: str | None = CHATML_JINJA,
+    extra_kv: Mapping[str, Any] | None = None,
+) -> GGUFWriter:
+    """A `GGUFWriter` holding every qwen2 key (hyper-parameters, tokenizer, template), ready
+    for tensors; see `write_gguf` for the arguments."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     w = GGUFWriter(path, "qwen2")
@@ -227,13 +255,7 @@ def write_gguf(
             w.add_string(key, value)
         else:
             w.add_uint32(key, value)
-    for tensor_name, array in tensors.items():
-        w.add_tensor(tensor_name, np.ascontiguousarray(array, dtype=np.float32))
-    w.write_header_to_file()
-    w.write_kv_data_to_file()
-    w.write_tensors_to_file()
-    w.close()
-    return path
+    return w
 
 
 def tiny_qwen2(
