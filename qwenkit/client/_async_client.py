@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
 
 from .._common.config import resolve_host
-from .._common.lazy import LazyModule
+from .._common.lazy import defer
 from ._transport import DEFAULT_TIMEOUT, AsyncTransport
 
 if TYPE_CHECKING:
@@ -45,11 +45,14 @@ if TYPE_CHECKING:
 
     Messages = Sequence[MessageLike] | None
 else:  # imported on the first call, as in `Client` (see there for why)
-    blobs = LazyModule("qwenkit.client._blobs")
-    flows = LazyModule("qwenkit.client._flow")
-    rq = LazyModule("qwenkit.client._requests")
-    streams = LazyModule("qwenkit.client._streaming")
-    threads = LazyModule("anyio.to_thread")
+    defer(
+        globals(),
+        blobs="qwenkit.client._blobs",
+        flows="qwenkit.client._flow",
+        rq="qwenkit.client._requests",
+        streams="qwenkit.client._streaming",
+        threads="anyio.to_thread",
+    )
 
 T = TypeVar("T")
 

@@ -19,7 +19,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
 
 from .._common.config import resolve_host
-from .._common.lazy import LazyModule
+from .._common.lazy import defer
 from ._async_client import AsyncClient
 from ._transport import DEFAULT_TIMEOUT, SyncTransport
 
@@ -56,10 +56,13 @@ else:
     # Defining the request and response models these modules import is two thirds of
     # `import qwenkit; qwenkit.Client` (benchmarks/bench_import_instructions.py): the first
     # call pays it instead, and a script that only builds a client never does.
-    blobs = LazyModule("qwenkit.client._blobs")
-    flows = LazyModule("qwenkit.client._flow")
-    rq = LazyModule("qwenkit.client._requests")
-    streams = LazyModule("qwenkit.client._streaming")
+    defer(
+        globals(),
+        blobs="qwenkit.client._blobs",
+        flows="qwenkit.client._flow",
+        rq="qwenkit.client._requests",
+        streams="qwenkit.client._streaming",
+    )
 
 T = TypeVar("T")
 
