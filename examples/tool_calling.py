@@ -33,13 +33,17 @@ def add(a: float, b: float) -> float:
 model = sys.argv[1] if len(sys.argv) > 1 else "qwenkit-chat"
 question = "What is the temperature in Tokyo plus the temperature in Oslo, in celsius?"
 with qwenkit.Client() as client:
-    reply = client.chat(
-        model,
-        [{"role": "user", "content": question}],
-        tools=[get_temperature, add],  # schemas from type hints + docstrings
-        run_tools=True,  # arguments validated, results sent back as tool messages
-        max_tool_rounds=4,
-    )
+    try:
+        reply = client.chat(
+            model,
+            [{"role": "user", "content": question}],
+            tools=[get_temperature, add],  # schemas from type hints + docstrings
+            run_tools=True,  # arguments validated, results sent back as tool messages
+            max_tool_rounds=4,
+        )
+    except qwenkit.ToolRoundsError as err:  # still calling tools after 4 rounds
+        print(f"stopped: {err}")
+        reply = err.response  # nothing is lost: the transcript and the unrun calls
 for message in reply.messages or []:
     if message.role == "tool":
         print(f"  {message.tool_name} -> {message.content}")
