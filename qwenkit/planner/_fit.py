@@ -34,10 +34,6 @@ class Settings:
     kv_cache_type: str = "f16"
 
 
-BASELINE = Settings()
-NO_FLASH_ATTENTION = Settings(flash_attention=False)
-
-
 @dataclass(frozen=True)
 class Device:
     """One GPU as the planner sees it: memory it may fill, and what the server keeps free."""

@@ -42,7 +42,6 @@ class ServerFacts:
     """One Ollama version's defaults that change how much memory a load takes."""
 
     version: str | None  # as reported by /api/version; None when no server answered
-    parsed: Version
     flash_attention_by_itself: bool  # unset OLLAMA_FLASH_ATTENTION → on (for qwen2)
     kv_quant_needs_flash_env: bool  # a quantized KV cache also needs OLLAMA_FLASH_ATTENTION=1
     llama_server: bool  # each model runs in llama.cpp's llama-server, which places layers itself
@@ -82,7 +81,6 @@ def server_facts(version: str | None) -> ServerFacts:
     parsed = parse_version(version) or CURRENT
     return ServerFacts(
         version=version,
-        parsed=parsed,
         flash_attention_by_itself=parsed >= FLASH_ATTENTION_AUTO_SINCE,
         kv_quant_needs_flash_env=parsed < LLAMA_SERVER_SINCE,
         llama_server=parsed >= LLAMA_SERVER_SINCE,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from .._common.units import format_bytes
 from ..catalog import ARCH, GiB, quant_tag
 from ..hardware import HardwareProfile
+from ._calibration import DEVICES
 from ._fit import (
     CPU_RESERVE,
     FLOOR_QUANT,
@@ -69,7 +70,7 @@ def _budget_line(profile: HardwareProfile, req: Request, offload: str) -> str:
         return (
             "GPU memory — " + "; ".join(parts) + f" (after driver/desktop margins; the server "
             f"keeps {req.devices[0].reserve_bytes >> 20} MiB free per GPU; plans keep "
-            f"{HEADROOM:.0%} headroom)"
+            f"{HEADROOM:.0%} headroom{_gpu_margin()})"
         )
     if req.cpu_budget is None:
         return "no usable GPU, and the RAM size is unknown: the model runs from RAM"
@@ -79,6 +80,14 @@ def _budget_line(profile: HardwareProfile, req: Request, offload: str) -> str:
         f"{_g(req.cpu_budget)} usable after {CPU_RESERVE // GiB} GiB for the OS, Open WebUI "
         f"and a browser"
     )
+
+
+def _gpu_margin() -> str:
+    terms = DEVICES["gpu"]
+    if terms.measured:
+        return ""
+    extra = float(terms.compute_factor - 1)
+    return f"; GPU compute buffers get {extra:.0%} extra until measured on a GPU"
 
 
 def _need_line(cand: Candidate, est: Estimate, budget: int | None, batch: int) -> str:
@@ -99,7 +108,7 @@ def _stage_lines(req: Request, cand: Candidate, offload: str) -> list[str]:
     if cand.stage == "target":
         return _better_line(req, cand, offload)
     if cand.stage == "accelerated":
-        return [f"nothing fits with an f16 KV cache ({default}); a q8_0 KV cache halves it"]
+        return [f"nothing fits with an f16 KV cache ({default}); a q8_0 KV cache halves the cache"]
     if cand.stage == "shorter":
         return [
             f"nothing fits {req.target_ctx} tokens ({default}); context shortened to {cand.num_ctx}"

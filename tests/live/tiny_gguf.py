@@ -180,25 +180,9 @@ def _lone_continuation(text: bytes) -> bool:
     return len(text) == 1 and 0x80 <= text[0] < 0xC0
 
 
-def write_gguf(
-    path: Path,
-    vocab: Vocab,
-    tensors: Mapping[str, np.ndarray],
-    *,
-    shape: Shape = Shape(),
-    context_length: int = 32768,
-    yarn: tuple[float, int] | None = None,
-    file_type: int = LlamaFileType.ALL_F32,
-    name: str = "qwenkit tiny qwen2",
-    chat_template: str | None = CHATML_JINJA,
-    extra_kv: Mapping[str, Any] | None = None,
-) -> Path:
-    """Write a qwen2 GGUF. `yarn=(factor, original_context)` adds the rope.scaling keys;
-    `file_type` is only the label Ollama reports (e.g. `LlamaFileType.MOSTLY_Q4_K_M`)."""
-    w = qwen2_writer(
-        path, vocab, shape=shape, context_length=context_length, yarn=yarn,
-        file_type=file_type, name=name, chat_template=chat_template, extra_kv=extra_kv,
-    )  # fmt: skip
+def write_gguf(path: Path, vocab: Vocab, tensors: Mapping[str, np.ndarray], **header: Any) -> Path:
+    """Write a qwen2 GGUF with f32 `tensors`; `header` goes to `qwen2_writer`."""
+    w = qwen2_writer(path, vocab, **header)
     for tensor_name, array in tensors.items():
         w.add_tensor(tensor_name, np.ascontiguousarray(array, dtype=np.float32))
     w.write_header_to_file()
@@ -221,7 +205,8 @@ def qwen2_writer(
     extra_kv: Mapping[str, Any] | None = None,
 ) -> GGUFWriter:
     """A `GGUFWriter` holding every qwen2 key (hyper-parameters, tokenizer, template), ready
-    for tensors; see `write_gguf` for the arguments."""
+    for tensors. `yarn=(factor, original_context)` adds the rope.scaling keys; `file_type` is
+    only the label Ollama reports (e.g. `LlamaFileType.MOSTLY_Q4_K_M`)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     w = GGUFWriter(path, "qwen2")
