@@ -20,7 +20,9 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from .errors import (
+    CapabilityError,
     GGUFError,
+    IncompleteAnswerError,
     InvalidRequestError,
     ModelfileError,
     ModelNotFoundError,
@@ -165,6 +167,7 @@ def __dir__() -> builtins.list[str]:
 __all__ = [
     "AsyncClient",
     "AsyncOpenAIClient",
+    "CapabilityError",
     "ChatResponse",
     "Client",
     "EmbedResponse",
@@ -173,6 +176,7 @@ __all__ = [
     "GenerateResponse",
     "HardwareProfile",
     "Image",
+    "IncompleteAnswerError",
     "InvalidRequestError",
     "ListResponse",
     "Message",

@@ -9,8 +9,10 @@ QwenkitError                      root; `.hint` says what to do, `.exit_code` is
 │   │                             (also a `ConnectionError`, as the `ollama` client raises)
 │   ├── OllamaTimeoutError        connect or read timeout
 │   ├── ProtocolError             truncated or malformed response or stream
+│   │   └── IncompleteAnswerError a chat/generate answer that ended without `done: true`
 │   └── ResponseError             Ollama answered with an error (HTTP status or mid-stream line)
-│       └── ModelNotFoundError    404 for a model
+│       ├── ModelNotFoundError    404 for a model
+│       └── CapabilityError       the model cannot do what was asked (tools, thinking, embeddings)
 ├── InvalidRequestError           a request qwenkit refuses to send (also a `ValueError`)
 ├── StructuredOutputError         the answer never validated into the requested model
 │   └── TruncatedOutputError      the answer stopped at the length limit (`done_reason == "length"`)
@@ -140,6 +142,27 @@ class ProtocolError(OllamaError):
     """The response was cut off or was not the JSON Ollama sends."""
 
 
+class IncompleteAnswerError(ProtocolError):
+    """The server ended a chat or generate answer without finishing it, though with HTTP 200.
+
+    Ollama 0.32 does this when its model runner gives up mid-answer (seen when the model
+    emits bytes that are not valid UTF-8): a stream just stops, and a non-streamed call
+    returns `done: false` with whatever text there was. `partial` is that text.
+    """
+
+    def __init__(self, host: str | None, *, partial: str = "", server: str = "Ollama") -> None:
+        got = f"after {len(partial)} characters" if partial else "before any text"
+        super().__init__(
+            f"{server} at {host} ended the answer without finishing it ({got})",
+            host=host,
+            hint=(
+                "the model runner stopped mid-answer or the server restarted; the server log "
+                "says which (Ollama 0.32 cuts answers that are not valid UTF-8); retry"
+            ),
+        )
+        self.partial = partial
+
+
 class ResponseError(OllamaError):
     """Ollama answered with an error: an HTTP status, or an `{"error": ...}` stream line.
 
@@ -173,6 +196,25 @@ class ModelNotFoundError(ResponseError):
             host=host,
             hint=f"pull it with {target}, or create the qwenkit variants with `qwenkit setup`",
         )
+        self.model = model
+
+
+class CapabilityError(ResponseError):
+    """The model cannot do what the request needs (Ollama's 400 "does not support tools" or
+    "thinking", 501 for embeddings); `capability` names it, `hint` says which model can."""
+
+    def __init__(
+        self,
+        message: str,
+        status_code: int,
+        capability: str,
+        *,
+        model: str | None = None,
+        host: str | None = None,
+        hint: str | None = None,
+    ) -> None:
+        super().__init__(message, status_code, host=host, hint=hint)
+        self.capability = capability
         self.model = model
 
 
@@ -253,7 +295,9 @@ class SetupError(QwenkitError):
 
 __all__ = [
     "CONNECTION_ERROR_MESSAGE",
+    "CapabilityError",
     "GGUFError",
+    "IncompleteAnswerError",
     "InvalidRequestError",
     "ModelNotFoundError",
     "ModelfileError",

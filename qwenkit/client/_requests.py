@@ -18,7 +18,7 @@ from typing import Any, Generic, TypedDict, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from .._common.images import images_b64
-from ..errors import ProtocolError
+from ..errors import IncompleteAnswerError, ProtocolError
 from ..options import Options
 from ..types import (
     ChatRequest,
@@ -249,6 +249,22 @@ def _model(cls: type[M]) -> Callable[[bytes, str], M]:
     return lambda body, host: parse_body(cls, body, host)
 
 
+def _finished_chat(body: bytes, host: str) -> ChatResponse:
+    """A non-streamed chat answer; `done: false` means the runner gave up (see
+    `IncompleteAnswerError`), the same failure a stream reports by ending early."""
+    answer = parse_body(ChatResponse, body, host)
+    if not answer.done:
+        raise IncompleteAnswerError(host, partial=answer.message.content)
+    return answer
+
+
+def _finished_generate(body: bytes, host: str) -> GenerateResponse:
+    answer = parse_body(GenerateResponse, body, host)
+    if not answer.done:
+        raise IncompleteAnswerError(host, partial=answer.response)
+    return answer
+
+
 def _success(body: bytes, host: str) -> StatusResponse:
     return StatusResponse(status="success")
 
@@ -398,8 +414,8 @@ def generate(model: str, prompt: str | None, stream: bool, **kw: Any) -> Call[Ge
         context=list(kw.pop("context", None) or ()) or None,
         **kw,
     )
-    return _post("/api/generate", request, GenerateResponse, model)
+    return Call("POST", "/api/generate", _finished_generate, encode(request), model)
 
 
 def chat(request: ChatRequest) -> Call[ChatResponse]:
-    return _post("/api/chat", request, ChatResponse, request.model)
+    return Call("POST", "/api/chat", _finished_chat, encode(request), request.model)

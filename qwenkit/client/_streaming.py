@@ -14,7 +14,7 @@ from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from ..errors import ProtocolError
+from ..errors import IncompleteAnswerError, ProtocolError
 from ..types import (
     ChatChunk,
     ChatResponse,
@@ -75,6 +75,10 @@ class ChatAccumulator:
         self._role = field("role") or self._role
         self._last = chunk
 
+    def cut(self, host: str, server: str = "Ollama") -> IncompleteAnswerError:
+        """The error for a stream that ended without its `done` line, with the text so far."""
+        return IncompleteAnswerError(host, partial="".join(self._content), server=server)
+
     def result(self) -> ChatResponse:
         if self._last is None:
             raise ProtocolError("the chat stream ended before its first chunk")
@@ -105,6 +109,9 @@ class GenerateAccumulator:
             self._logprobs.extend(chunk.logprobs)
         self._last = chunk
 
+    def cut(self, host: str, server: str = "Ollama") -> IncompleteAnswerError:
+        return IncompleteAnswerError(host, partial="".join(self._text), server=server)
+
     def result(self) -> GenerateResponse:
         if self._last is None:
             raise ProtocolError("the generate stream ended before its first chunk")
@@ -131,6 +138,9 @@ class LastProgress:
         if self._last is None:
             raise ProtocolError("the progress stream ended before its first line")
         return self._last
+
+    def cut(self, host: str, server: str = "Ollama") -> ProtocolError:
+        return _truncated(host, server)
 
 
 # --------------------------------------------------------------------------- typed chunks
@@ -178,7 +188,8 @@ def typed(
     box: _Box[Any],
     server: str = "Ollama",
 ) -> Generator[Any, None, None]:
-    """Typed chunks up to `done`, merged as they pass; a short stream is a `ProtocolError`.
+    """Typed chunks up to `done`, merged as they pass; a stream that ends short raises the
+    accumulator's `cut` error (`IncompleteAnswerError` for an answer, else `ProtocolError`).
 
     `validate` raises on a malformed line and on an `{"error": ...}` line (see `_chunks`), and
     returns None for a line that carries no chunk of its own (OpenAI-style event streams).
@@ -200,7 +211,7 @@ def typed(
                 for _ in lines:  # read the response's end, so its connection can be reused
                     pass
                 return
-        raise _truncated(host, server)
+        raise acc.cut(host, server)
     finally:  # release the connection now, not when a traceback lets go of `lines`
         getattr(lines, "close", _nothing)()
 
@@ -230,7 +241,7 @@ async def atyped(
                 async for _ in lines:  # the response's end: its connection can be reused
                     pass
                 return
-        raise _truncated(host, server)
+        raise acc.cut(host, server)
     finally:
         closer = getattr(lines, "aclose", None)
         if closer is not None:

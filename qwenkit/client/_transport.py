@@ -9,6 +9,7 @@ all route their failures through the same three functions, so one failure raises
 | connect / read / write / pool timeout                | `OllamaTimeoutError` (`.phase`)   |
 | HTTP status >= 400                                   | `ResponseError` (`.status_code`)  |
 | 404 on a call that names a model                     | `ModelNotFoundError`              |
+| 400 "does not support tools/thinking", 501 embeddings | `CapabilityError` (`.capability`) |
 | `{"error": ...}` line inside a 200 stream            | `ResponseError(status_code=200)`  |
 | body or stream line that is not the JSON expected    | `ProtocolError`                   |
 | connection dropped after the response started        | `ProtocolError` (server was there)|
@@ -22,6 +23,7 @@ them (a re-issued pull resumes) while an answer from Ollama is not retried.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator, Mapping
 from functools import cache
 from typing import Any, Generic, TypeVar
@@ -33,6 +35,7 @@ from pydantic_core import SchemaValidator
 from .. import __version__
 from .._common.config import auth_headers
 from ..errors import (
+    CapabilityError,
     ModelNotFoundError,
     OllamaTimeoutError,
     OllamaUnavailableError,
@@ -97,8 +100,50 @@ def status_error(status: int, body: bytes, host: str, *, model: str | None) -> R
     message = _error_message(body) or f"HTTP {status}"
     if status == 404 and model is not None:
         return ModelNotFoundError(message, model, host=host)
-    hint = "is this an Ollama server? check OLLAMA_HOST" if status in (404, 405) else None
-    return ResponseError(message, status, host=host, hint=hint)
+    capability = _missing_capability(status, message)
+    if capability is not None:
+        if status == 501:  # llama-server's own words, which name its command-line flag
+            message = f"{model or 'the model'} does not support {capability} ({message})"
+        advice = _CAPABILITY_HINTS.get(capability, _OTHER_CAPABILITY)
+        hint = advice.format(model=model or "the model")
+        return CapabilityError(message, status, capability, model=model, host=host, hint=hint)
+    if status in (404, 405):
+        return ResponseError(message, status, host=host, hint=NOT_OLLAMA)
+    return ResponseError(message, status, host=host)
+
+
+NOT_OLLAMA = "is this an Ollama server? check OLLAMA_HOST"
+#: Observed on Ollama 0.32.15: 400 `<full name> does not support tools` (the template does not
+#: use `.Tools`), 400 `"<name>" does not support thinking`, and 501 with llama-server's
+#: `This server does not support embeddings. ...` from `/api/embed` on a chat model.
+_UNSUPPORTED = re.compile(r"does not support (\w+)")
+_CAPABILITY_HINTS = {
+    "tools": (
+        "the model's TEMPLATE has no tools section (`.Tools`); use qwenkit's `agent` variant "
+        "(`qwenkit-agent`, created by `qwenkit setup`), whose template has one"
+    ),
+    "thinking": "Qwen2.5 has no thinking mode; leave out `think=`",
+    "embedding": (
+        "{model} is a chat model without embeddings; use an embedding model, "
+        "e.g. `ollama pull nomic-embed-text`"
+    ),
+}
+_OTHER_CAPABILITY = "`Client().show(model).capabilities` lists what {model} can do"
+
+
+def _missing_capability(status: int, message: str) -> str | None:
+    """The capability a 400/501 answer says the model lacks (`embeddings` -> `embedding`,
+    Ollama's capability name), or None for any other error.
+
+    >>> _missing_capability(400, 'registry.ollama.ai/library/x:latest does not support tools')
+    'tools'
+    >>> _missing_capability(501, "This server does not support embeddings. Start it with ...")
+    'embedding'
+    """
+    found = _UNSUPPORTED.search(message) if status in (400, 501) else None
+    if found is None:
+        return None
+    return "embedding" if found.group(1) == "embeddings" else found.group(1)
 
 
 def _error_message(body: bytes) -> str:
