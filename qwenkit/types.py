@@ -124,6 +124,10 @@ class ModelDetails(_Response):
     families: list[str] | None = None
     parameter_size: str | None = None
     quantization_level: str | None = None
+    # Observed on Ollama 0.32 (ollama-api.md §10; §5 does not list them): `/api/tags`
+    # details also carry the GGUF's trained context and embedding width.
+    context_length: int | None = None
+    embedding_length: int | None = None
 
 
 class TokenLogprob(_Response):
@@ -241,14 +245,29 @@ class ListModel(_Response):
     digest: str = ""
     modified_at: str | None = None
     details: ModelDetails | None = None
+    capabilities: list[str] | None = None
+    """What the model can do (`completion`, `tools`, ...); listed since Ollama 0.32."""
 
 
 class ListResponse(_Response):
     models: list[ListModel] = Field(default_factory=list)
 
 
+class Tensor(_Response):
+    """One tensor of the model's GGUF in `/api/show` (GGML shape, innermost first)."""
+
+    name: str = ""
+    type: str = ""
+    shape: list[int] = Field(default_factory=list)
+
+
 class ShowResponse(_Response):
-    """`/api/show`: Modelfile, parameters, template, GGUF metadata, capabilities."""
+    """`/api/show`: Modelfile, parameters, template, GGUF metadata, capabilities.
+
+    `parameters` is one `name value` line per value in no fixed order (read it with
+    `qwenkit.setup.verify.parse_show_parameters`). Ollama 0.32 sends `tensors` even without
+    `verbose` (§10; §5 of ollama-api.md says only with it); token lists in `model_info` stay null.
+    """
 
     modelfile: str | None = None
     parameters: str | None = None
@@ -260,6 +279,7 @@ class ShowResponse(_Response):
     capabilities: list[str] = Field(default_factory=list)
     messages: list[Message] = Field(default_factory=list)
     modified_at: str | None = None
+    tensors: list[Tensor] | None = None
 
     @property
     def modelinfo(self) -> dict[str, Any]:
@@ -450,6 +470,7 @@ __all__ = [
     "RunningModel",
     "ShowResponse",
     "StatusResponse",
+    "Tensor",
     "Think",
     "TokenLogprob",
     "ToolCall",
