@@ -139,7 +139,8 @@ class HumanView:
     def _check(self, event: Any) -> None:
         mark = {"pass": OK, "fail": FAIL, "skip": SKIP}[event.status]
         color = "red" if event.status == "fail" else None
-        expected = f" (expected {event.expected})" if event.status == "fail" else ""
+        shown = event.status == "fail" and event.expected
+        expected = f" (expected {event.expected})" if shown else ""
         click.secho(f"{mark} {event.name:<8} {event.model}: {event.observed}{expected}", fg=color)
         if event.hint and event.status == "fail":
             click.echo(f"    hint: {event.hint}")

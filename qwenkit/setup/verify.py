@@ -7,20 +7,24 @@ at `ANSWER_TOKENS` (uncapped, a model that never closes its JSON runs to 10 × n
 minutes, and a check holding half a megabyte of text). Every check
 reports pass/fail with the numbers it saw, so a failure says by how much, not just "failed".
 A failed check is a result, not an exception; the caller decides (the CLI exits with 5).
+A busy or restarting server (503, a dropped connection) is asked again with back-off before
+a check fails: one answer from a loaded server is not a verdict on the model.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import time
 import warnings
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar
 
 from .._common.names import model_present
+from .._common.retry import RetryPolicy
 from ..client.tools import EmptyToolAnswerWarning, empty_answer_note
-from ..errors import ResponseError
+from ..errors import OllamaError, OllamaUnavailableError, ProtocolError, ResponseError
 from ..modelfile import parse_show_parameters
 
 if TYPE_CHECKING:
@@ -29,6 +33,12 @@ if TYPE_CHECKING:
     from ..types import ChatResponse, ProcessResponse, RunningModel, ShowResponse
 
 Placement = Literal["gpu", "cpu", "partial"]
+T = TypeVar("T")
+
+#: HTTP answers that say "not now" rather than "no": busy (503), gateway trouble, rate limits.
+TRANSIENT_STATUS = frozenset({429, 502, 503, 504})
+#: Five tries with waits of 0.5, 1, 2 and 4 s between them: a busy server gets ~7.5 s.
+BUSY_RETRY = RetryPolicy(attempts=5, base_delay=0.5, max_delay=4.0)
 
 #: tokens a verification answer may take: a small JSON object or one tool call needs ~40
 ANSWER_TOKENS = 256
@@ -100,6 +110,27 @@ def expected_model(name: str, modelfile: Modelfile, quantization: str | None) ->
     )
 
 
+def transient(err: OllamaError) -> bool:
+    """Worth asking again: a busy server, or a connection that dropped (restart, crash)."""
+    if isinstance(err, ResponseError):
+        return err.status_code in TRANSIENT_STATUS
+    return isinstance(err, (OllamaUnavailableError, ProtocolError))
+
+
+def retrying(call: Callable[[], T], *, sleep: Callable[[float], None] = time.sleep) -> T:
+    """`call()`, repeated after each transient failure with the `BUSY_RETRY` back-off; the
+    last failure, or any other error, is raised."""
+    failures = 0
+    while True:
+        try:
+            return call()
+        except OllamaError as err:
+            failures = BUSY_RETRY.failed(failures, progressed=False)
+            if not transient(err) or BUSY_RETRY.gives_up(failures):
+                raise
+        sleep(BUSY_RETRY.delay(failures))
+
+
 def parameter_mismatches(expected: Mapping[str, Any], observed: Mapping[str, Any]) -> list[str]:
     """`name: expected X, got Y` for each expected parameter the server does not hold.
 
@@ -135,9 +166,9 @@ def model_differences(shown: ShowResponse, model: ExpectedModel) -> list[str]:
 def check_config(client: Client, model: ExpectedModel) -> Check:
     """`/api/show` holds the planned num_ctx, system prompt and parameters."""
     try:
-        shown = client.show(model.name)
-    except ResponseError as err:
-        return Check("config", model.name, False, f"show failed: {err}")
+        shown = retrying(lambda: client.show(model.name))
+    except OllamaError as err:
+        return Check("config", model.name, False, f"show failed: {err}", expected="the model")
     params = parse_show_parameters(shown.parameters)
     problems = model_differences(shown, model)
     wrong = sum(1 for name in model.parameters if any(p.startswith(f"{name}:") for p in problems))
@@ -161,22 +192,23 @@ def check_loaded(
     placement: Placement = "gpu",
     smaller_plan: str | None = None,
 ) -> list[Check]:
-    """Warm the model up, then read `/api/ps`: the context really used, and where it runs."""
+    """Warm the model up (its own num_ctx, one token), then read `/api/ps`: the context really
+    used, and where it runs."""
+    hello = [{"role": "user", "content": "Reply with OK."}]
     try:
-        client.chat(
-            model.name, [{"role": "user", "content": "Reply with OK."}], options={"num_predict": 1}
-        )
-    except ResponseError as err:
+        retrying(lambda: client.chat(model.name, hello, options={"num_predict": 1}))
+        running = _find_running(retrying(client.ps), model.name)
+    except OllamaError as err:
         return [
             Check(
                 "load",
                 model.name,
                 False,
                 f"warm-up chat failed: {err}",
-                hint="see the Ollama server log for the load error",
+                expected="a one-token answer",
+                hint=err.hint or "see the Ollama server log for the load error",
             )
         ]
-    running = _find_running(client.ps(), model.name)
     if running is None:
         return [
             Check(
@@ -184,6 +216,7 @@ def check_loaded(
                 model.name,
                 False,
                 "not listed by /api/ps after a chat",
+                expected="the model listed by /api/ps",
                 hint="the model unloaded at once; is OLLAMA_KEEP_ALIVE=0 set?",
             )
         ]
@@ -197,12 +230,11 @@ def check_json(client: Client, model: str) -> Check:
     """A `format: "json"` request comes back as a JSON object."""
     prompt = 'Return a JSON object {"ok": true, "name": "qwenkit"} and nothing else.'
     capped = {"num_predict": ANSWER_TOKENS}
+    messages = [{"role": "user", "content": prompt}]
     try:
-        reply = client.chat(
-            model, [{"role": "user", "content": prompt}], format="json", options=capped
-        )
-    except ResponseError as err:
-        return Check("json", model, False, f"request failed: {err}")
+        reply = retrying(lambda: client.chat(model, messages, format="json", options=capped))
+    except OllamaError as err:
+        return Check("json", model, False, f"request failed: {err}", expected="a JSON object")
     content = reply.message.content
     data = _answer_data(reply, content)
     try:
@@ -233,14 +265,16 @@ def check_tools(client: Client, model: str) -> Check:
     """A request with one tool comes back as a call to that tool."""
     prompt = "What time is it in Tokyo right now? Use the tool."
     capped = {"num_predict": ANSWER_TOKENS}
+    messages = [{"role": "user", "content": prompt}]
     try:
         with warnings.catch_warnings():  # an empty answer is this check's to explain
             warnings.simplefilter("ignore", EmptyToolAnswerWarning)
-            reply = client.chat(
-                model, [{"role": "user", "content": prompt}], tools=[PROBE_TOOL], options=capped
+            reply = retrying(
+                lambda: client.chat(model, messages, tools=[PROBE_TOOL], options=capped)
             )
-    except ResponseError as err:
-        return Check("tools", model, False, f"request failed: {err}")
+    except OllamaError as err:
+        failed = f"request failed: {err}"
+        return Check("tools", model, False, failed, "a get_current_time call", hint=err.hint)
     calls = list(reply.message.tool_calls or [])
     names = [call.function.name for call in calls]
     wanted = PROBE_TOOL["function"]["name"]
