@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..catalog import LONG_CTX
-from ..errors import ModelNotFoundError
+from ..errors import ModelNotFoundError, PlanError
 from ..variants import VARIANTS
-from .verify import Check, ExpectedModel, model_differences
+from .verify import Check, ExpectedModel, Placement, check_loaded, model_differences
 
 # `qwenkit.longctx` is imported inside the three functions that use it: it loads gguf and
 # numpy (~300 ms, `python -X importtime -c "import qwenkit.longctx"`), which `qwenkit status`
@@ -22,6 +22,7 @@ from .verify import Check, ExpectedModel, model_differences
 
 if TYPE_CHECKING:
     from ..client import Client
+    from ..hardware import HardwareProfile
     from ..longctx import LongEvent, StepProgress
     from ..planner import Plan
 
@@ -131,6 +132,43 @@ def check_long_context(api: Client, expected: ExpectedModel) -> Check:
         hint=None if ok else "rebuild it: `qwenkit setup --variants long --force`",
         data={"context_length": trained, "rope_scaling": scaling},
     )
+
+
+def long_fit_problem(profile: HardwareProfile, chosen: Plan, num_ctx: int) -> str | None:
+    """Why `num_ctx` tokens of the chosen quantization do not fit this machine as planned
+    (None when they do): the planner's own memory model, asked for exactly that context."""
+    from ..planner import plan
+
+    try:
+        fitted = plan(profile, target_ctx=num_ctx, quant=chosen.quantization)
+    except PlanError as err:
+        return str(err)
+    if fitted.num_ctx < num_ctx:
+        return f"{num_ctx} tokens do not fit with {chosen.quantization} (at most {fitted.num_ctx})"
+    if fitted.offload != chosen.offload:
+        return f"{num_ctx} tokens would run {fitted.offload}, not {chosen.offload} as planned"
+    return None
+
+
+def check_long_load(
+    api: Client, expected: ExpectedModel, problem: str | None, placement: Placement
+) -> list[Check]:
+    """Load the long variant at its num_ctx and read `/api/ps`, as for the other variants;
+    when the plan says that context does not fit here, a skipped check says so instead."""
+    if problem is None:
+        return check_loaded(api, expected, placement=placement)
+    return [
+        Check(
+            "context",
+            expected.name,
+            True,
+            f"not loaded: {problem}",
+            expected=f"{expected.num_ctx}",
+            hint="use a shorter --ctx, or a machine with more memory, for the long variant",
+            skipped=True,
+            data={"planned": expected.num_ctx, "reason": problem},
+        )
+    ]
 
 
 def check_long_input(api: Client, name: str, n_tokens: int, num_ctx: int) -> Check:

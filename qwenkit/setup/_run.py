@@ -37,7 +37,9 @@ from ._long import (
     build_long,
     check_long_context,
     check_long_input,
+    check_long_load,
     long_expected,
+    long_fit_problem,
     wants_long,
 )
 from .events import (
@@ -319,6 +321,8 @@ def _verify(run: _Run, variants: Sequence[_Variant], long: ExpectedModel | None)
         return
     yield check_config(run.api, long)
     yield check_long_context(run.api, long)
+    problem = long_fit_problem(run.profile, chosen, long.num_ctx)
+    yield from check_long_load(run.api, long, problem, _placement(chosen))
     if run.options.long_check:
         yield check_long_input(run.api, long.name, run.options.long_check, long.num_ctx)
 
