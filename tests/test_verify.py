@@ -21,6 +21,8 @@ from qwenkit.setup.verify import (
 from qwenkit.types import (
     ChatResponse,
     Function,
+    ListModel,
+    ListResponse,
     Message,
     ModelDetails,
     ProcessResponse,
@@ -64,6 +66,12 @@ class StubServer:
     def ps(self):
         return ProcessResponse(models=self._ps)
 
+    def list(self):
+        """The loaded models as `/api/tags` lists them (the digest picks the ps entry)."""
+        return ListResponse(
+            models=[ListModel(name=m.name, model=m.model, digest=m.digest) for m in self._ps]
+        )
+
     def chat(self, model, messages, **kwargs):
         self.chats.append((model, messages, kwargs))
         if self.chat_error:
@@ -77,8 +85,10 @@ def answer(content: str = "", *calls: ToolCall, done_reason: str = "stop") -> Ch
     return ChatResponse(message=message, done=True, done_reason=done_reason, eval_count=9)
 
 
-def running(name="qwenkit-chat:latest", size=6_000, vram=6_000, ctx=65536):
-    return RunningModel(name=name, model=name, size=size, size_vram=vram, context_length=ctx)
+def running(name="qwenkit-chat:latest", size=6_000, vram=6_000, ctx=65536, digest="d1"):
+    return RunningModel(
+        name=name, model=name, size=size, size_vram=vram, context_length=ctx, digest=digest
+    )
 
 
 def test_parse_show_parameters_reads_go_syntax():
@@ -263,3 +273,14 @@ def test_config_observed_counts_matching_parameters():
     )
     check = check_config(StubServer(show=shown), EXPECTED)
     assert check.observed.startswith("num_ctx 65536, 2/3 parameters")
+
+
+def test_the_current_runner_is_read_not_a_stale_one_of_the_same_name():
+    """Ollama 0.32 keeps the runner of a model re-created from another GGUF: /api/ps lists
+    the name twice, and only the entry with the digest `/api/tags` has now counts."""
+    stale, current = running(ctx=8192, digest="old"), running(ctx=65536, digest="new")
+    server = StubServer(ps=[stale, current])
+    tags = ListResponse(models=[ListModel(name=current.name, model=current.name, digest="new")])
+    server.list = lambda: tags
+    context, _ = check_loaded(server, ExpectedModel("qwenkit-chat", 65536), placement="cpu")
+    assert context.passed and context.data["context_length"] == 65536

@@ -30,7 +30,7 @@ from ..modelfile import parse_show_parameters
 if TYPE_CHECKING:
     from ..client import Client
     from ..modelfile import Modelfile
-    from ..types import ChatResponse, ProcessResponse, RunningModel, ShowResponse
+    from ..types import ChatResponse, ListResponse, ProcessResponse, RunningModel, ShowResponse
 
 Placement = Literal["gpu", "cpu", "partial"]
 T = TypeVar("T")
@@ -197,7 +197,8 @@ def check_loaded(
     hello = [{"role": "user", "content": "Reply with OK."}]
     try:
         retrying(lambda: client.chat(model.name, hello, options={"num_predict": 1}))
-        running = _find_running(retrying(client.ps), model.name)
+        digest = _current_digest(retrying(client.list), model.name)
+        running = _find_running(retrying(client.ps), model.name, digest)
     except OllamaError as err:
         return [
             Check(
@@ -388,8 +389,20 @@ def _offload_check(
     return Check("offload", model.name, ok, observed, expected="100% in VRAM", hint=hint, data=data)
 
 
-def _find_running(ps: ProcessResponse, name: str) -> RunningModel | None:
-    return next((m for m in ps.models if model_present([m.name or m.model], name)), None)
+def _current_digest(listed: ListResponse, name: str) -> str | None:
+    """The digest `/api/tags` has for `name` now (None when it does not list it)."""
+    entry = next((m for m in listed.models if model_present([m.name or m.model], name)), None)
+    return entry.digest or None if entry is not None else None
+
+
+def _find_running(ps: ProcessResponse, name: str, digest: str | None) -> RunningModel | None:
+    """The `/api/ps` entry of `name` as it is now. Ollama 0.32 keeps the runner of a model
+    re-created from another GGUF under the same name, so ps may list the name twice: the
+    entry with the current digest (from `/api/tags`) is the one that counts."""
+    named = [m for m in ps.models if model_present([m.name or m.model], name)]
+    if digest is not None:
+        return next((m for m in named if m.digest == digest), None)
+    return named[0] if named else None
 
 
 def _same_value(want: Any, got: Any) -> bool:
