@@ -51,7 +51,8 @@ def test_printable_bias_allows_only_whole_printable_ascii_and_the_end_token():
     bias = output_bias(vocab, "printable")
     assert bias is not None and bias.shape == (len(vocab),)
     allowed = {i for i in range(len(vocab)) if bias[i] > -1.0}
-    assert vocab.id(IM_END) in allowed and bias[vocab.id(IM_END)] > 0
+    assert vocab.id(IM_END) in allowed
+    assert output_bias(vocab, "printable", end_boost=1.5)[vocab.id(IM_END)] == 1.5  # type: ignore[index]
     texts = [vocab.text_bytes(i) for i in allowed - {vocab.id(IM_END)}]
     assert all(t == b"\n" or (t is not None and t.decode("ascii").isprintable()) for t in texts)
     assert vocab.id(bytes_to_unicode()[0xC3]) not in allowed  # a UTF-8 lead byte alone
