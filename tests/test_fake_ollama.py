@@ -246,7 +246,7 @@ def test_show_reports_modelfile_parameters_and_info(fake: FakeOllama, client: ht
 
 def test_show_errors(client: httpx.Client) -> None:
     missing = client.post("/api/show", json={"model": "ghost"})
-    assert (missing.status_code, missing.json()) == (404, {"error": "model 'ghost' not found"})
+    assert (missing.status_code, missing.json()) == (404, {"error": "model 'ghost:latest' not found"})
     empty = client.post("/api/show", json={})
     assert (empty.status_code, empty.json()) == (400, {"error": "model is required"})
     nobody = client.post("/api/show")
@@ -592,16 +592,20 @@ def test_create_from_gguf_without_template_has_no_tools(
 
 
 def test_create_from_files_errors(fake: FakeOllama, client: httpx.Client) -> None:
-    missing = create(client, model="x", files={"m.gguf": "sha256:" + "1" * 64})
+    gone = {"model": "x", "files": {"m.gguf": "sha256:" + "1" * 64}}
+    missing = create(client, **gone, stream=False)
     assert missing.status_code == 500
     assert missing.json()["error"].endswith(": no such file or directory")
+    streamed = create(client, **gone)  # as 0.32.15 does: the status line is already out
+    assert streamed.status_code == 200 and lines(streamed)[0] == {"status": "parsing GGUF"}
+    assert lines(streamed)[-1]["error"].endswith(": no such file or directory")
     digest = fake.add_blob(b"not a gguf")
-    not_gguf = create(client, model="x", files={"m.gguf": digest})
+    not_gguf = create(client, model="x", files={"m.gguf": digest}, stream=False)
     assert (not_gguf.status_code, not_gguf.json()) == (
         400,
         {"error": "supplied file was not in GGUF format"},
     )
-    absolute = create(client, model="x", files={"/abs/m.gguf": digest})
+    absolute = create(client, model="x", files={"/abs/m.gguf": digest}, stream=False)
     assert absolute.json() == {"error": "file path must be relative"}
 
 

@@ -24,6 +24,8 @@ FLOAT_OPTIONS = {
     "frequency_penalty",
 }  # fmt: skip
 BOOL_OPTIONS = {"use_mmap"}
+#: llama-server's answer, passed on by Ollama 0.32 for a model without embeddings
+NO_EMBEDDINGS = "This server does not support embeddings. Start it with `--embeddings`"
 
 
 def check_options(options: dict[str, Any]) -> dict[str, Any]:
@@ -147,6 +149,8 @@ def chat(state: State, body: dict[str, Any], *, generate: bool = False) -> Strea
         done = _chunk(call, "", done=True) | {"done_reason": reason}
         return Stream(iter([done]), stream=stream, collect=_merge)
     check_format(body.get("format"))
+    if any(state.models.find(name) is call.model for name in state.faults.cut_models):
+        return Stream(iter([]), stream=stream, collect=lambda _: _cut_answer(call))
     reply = state.next_reply(body) or _unscripted(state, call, body)
     events = _answer_events(state, call, reply, started, load_ns)
     return Stream(events, stream=stream, collect=_merge)
@@ -157,6 +161,12 @@ def _unscripted(state: State, call: Call, body: dict[str, Any]) -> Reply:
     if words and not call.tools and not body.get("format"):
         return Reply(text=" ".join(f"w{i % 100}" for i in range(words)))
     return default_reply(call.messages, body.get("format"), call.tools)
+
+
+def _cut_answer(call: Call) -> dict[str, Any]:
+    """What 0.32 answers with stream:false when the runner gave up: Go's zero value."""
+    key, empty = ("response", "") if call.generate else ("message", {"role": "", "content": ""})
+    return {"model": "", "created_at": "0001-01-01T00:00:00Z", key: empty, "done": False}
 
 
 def _chunk(call: Call, text: str, *, done: bool = False) -> dict[str, Any]:
@@ -275,6 +285,8 @@ def embed(state: State, body: dict[str, Any], *, legacy: bool = False) -> dict[s
     model = state.models.find(name)
     if model is None:
         raise HttpError(404, f"model '{name}' not found")
+    if state.config.version_tuple() >= (0, 32) and "embedding" not in model.capabilities:
+        raise HttpError(501, NO_EMBEDDINGS)  # llama-server started without --embeddings
     raw = body.get("prompt", "") if legacy else body.get("input", [])
     inputs = [raw] if isinstance(raw, str) else raw
     if not isinstance(inputs, list) or not all(isinstance(i, str) for i in inputs):

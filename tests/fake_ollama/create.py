@@ -17,6 +17,12 @@ from .wire import DIGEST, Name, fake_digest, parse_name
 
 NEITHER = "neither 'from' or 'files' was specified"
 DEFAULT_TEMPLATE = "{{ .Prompt }}"
+#: What 0.32.15 stores for a GGUF whose Jinja template is ChatML, with its stop parameters.
+CHATML_TEMPLATE = (
+    "{{- range .Messages }}<|im_start|>{{ .Role }}\n{{ .Content }}<|im_end|>\n{{ end }}"
+    "<|im_start|>assistant\n"
+)
+CHATML_STOP = ["<|im_start|>", "<|im_end|>"]
 QUANTIZABLE = ("F32", "F16", "BF16")
 QUANT_TYPES = {"F32": "F32", "F16": "F16", "BF16": "BF16", "Q8_0": "Q8_0"}
 QUANT_TYPES.update({"Q4_K_S": "Q4_K_S", "Q4_K_M": "Q4_K_M", "Q4_K": "Q4_K_M"})
@@ -83,6 +89,7 @@ def _create_events(state: State, name: Name, body: dict[str, Any]) -> Iterator[E
         base = yield from _from_model(state, str(body["from"]))
     if base is None:
         return
+    autodetected = bool(body.get("files")) and base.template == CHATML_TEMPLATE
     model = _apply(base.copy(name.short), body)
     quantize = body.get("quantize") or body.get("quantization")
     if quantize:
@@ -92,6 +99,9 @@ def _create_events(state: State, name: Name, body: dict[str, Any]) -> Iterator[E
             return
     known = {layer.digest for layer in base.layers()} | state.present | set(state.blobs)
     for layer in model.layers():
+        if autodetected and layer.media_type == "template" and not body.get("template"):
+            yield {"status": "using autodetected template chatml"}  # instead of its layer
+            continue
         verb = "using existing" if layer.digest in known else "creating new"
         yield {"status": f"{verb} layer {layer.digest}"}
     yield {"status": "writing manifest"}
@@ -115,8 +125,9 @@ def _from_model(state: State, source: str) -> Generator[Event, None, LocalModel 
 def _from_files(state: State, body: dict[str, Any]) -> Generator[Event, None, LocalModel | None]:
     """A model from an uploaded GGUF blob; its metadata decides context and arch."""
     path, digest = next(iter(body["files"].items()))
+    yield {"status": "parsing GGUF"}  # before any check of the file (v0.32.15)
     if not DIGEST.match(str(digest)):
-        yield StreamError("invalid digest format", 400)
+        yield StreamError("invalid digest format")
         return None
     digest = "sha256:" + str(digest)[7:].lower()
     data = state.blobs.get(digest)
@@ -129,16 +140,26 @@ def _from_files(state: State, body: dict[str, Any]) -> Generator[Event, None, Lo
     except NotGGUF:
         yield StreamError("supplied file was not in GGUF format", 400)
         return None
-    yield {"status": "parsing GGUF"}
+    if state.config.version_tuple() >= (0, 32):
+        yield {"status": "verifying conversion"}  # 0.32 loads every GGUF in llama-quantize
     by_number = {number: label for label, number in FILE_TYPES.items()}
+    if state.config.version_tuple() >= (0, 32):
+        del by_number[0]  # 0.32.15 reports an all-F32 file as "unknown"
+    chatml = "<|im_start|>" in info.chat_template
+    shown = model_info(info)
+    if state.config.version_tuple() >= (0, 32):  # the GGUF is rewritten with these filled in
+        shown.setdefault("general.parameter_count", info.parameter_count)
+        shown.setdefault("general.quantization_version", 2)
     return LocalModel(
         name=path,
         model_digest=digest,
         model_size=len(data),
-        model_info=model_info(info),
-        template=DEFAULT_TEMPLATE,
+        model_info=dict(sorted(shown.items())),
+        template=CHATML_TEMPLATE if chatml else DEFAULT_TEMPLATE,
+        parameters={"stop": list(CHATML_STOP)} if chatml else {},
         files=dict(body["files"]),
         quantization=by_number.get(info.file_type or 0, "unknown"),
+        tensors=info.tensors,
     )
 
 

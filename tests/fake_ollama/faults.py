@@ -37,6 +37,9 @@ class Faults:
     status: dict[str, int | tuple[int, str] | StatusFault] = field(default_factory=dict)
     midstream_error: str | None = None
     truncate_stream: bool | str = False  # True: end cleanly without done; "abort": cut
+    # models whose runner gives up at once (Ollama 0.32 on invalid UTF-8, ollama-api.md §10):
+    # a stream ends with no line, stream:false answers a zero value with done:false
+    cut_models: list[str] = field(default_factory=list)
     disk_free_bytes: int | None = None
     _on_refuse: Callable[[], None] | None = field(default=None, repr=False)
     _on_restore: Callable[[], None] | None = field(default=None, repr=False)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import tempfile
 from dataclasses import dataclass, field
@@ -19,6 +20,7 @@ class GGUFInfo:
     """The metadata the fake needs from a GGUF file."""
 
     metadata: dict[str, Any] = field(default_factory=dict)
+    tensors: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def architecture(self) -> str:
@@ -31,6 +33,15 @@ class GGUFInfo:
     def context_length(self) -> int | None:
         value = self.arch_key("context_length")
         return int(value) if value is not None else None
+
+    @property
+    def parameter_count(self) -> int:
+        """Elements in all tensors (what Ollama writes as `general.parameter_count`)."""
+        return sum(math.prod(t["shape"]) for t in self.tensors)
+
+    @property
+    def chat_template(self) -> str:
+        return str(self.metadata.get("tokenizer.chat_template") or "")
 
     @property
     def file_type(self) -> int | None:
@@ -66,10 +77,14 @@ def read_gguf(data: bytes) -> GGUFInfo:
             for name, item in reader.fields.items()
             if not name.startswith("GGUF.")
         }
+        tensors = [
+            {"name": t.name, "type": t.tensor_type.name, "shape": [int(d) for d in t.shape]}
+            for t in reader.tensors
+        ]
         del reader  # release the memmap before the file is removed
     finally:
         os.unlink(path)
-    return GGUFInfo(metadata)
+    return GGUFInfo(metadata, tensors)
 
 
 def model_info(info: GGUFInfo) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from . import chat, create, pull
 from .faults import StatusFault
 from .protocol import TEXT_TYPE, Body, HttpError, Response
 from .show import show_response
-from .state import Reply, State
+from .state import LocalModel, Reply, State
 from .wire import DIGEST, local_time, parse_name, sha256_hex
 
 
@@ -39,18 +39,27 @@ def version(state: State, _: Any) -> Response:
 def tags(state: State, _: Any) -> Response:
     with state.lock:
         models = sorted(state.models.values(), key=lambda m: m.modified_at, reverse=True)
-        listed = [
-            {
-                "name": m.name,
-                "model": m.name,
-                "modified_at": local_time(m.modified_at),
-                "size": m.size,
-                "digest": m.digest,
-                "details": m.details(),
-            }
-            for m in models
-        ]
+        listed = [_listed(m, state.config.version_tuple() >= (0, 32)) for m in models]
     return Body(200, {"models": listed})
+
+
+def _listed(model: LocalModel, v032: bool) -> dict[str, Any]:
+    """One `/api/tags` entry; 0.32 adds the trained context, width and capabilities."""
+    entry = {
+        "name": model.name,
+        "model": model.name,
+        "modified_at": local_time(model.modified_at),
+        "size": model.size,
+        "digest": model.digest,
+        "details": model.details(),
+    }
+    if v032:
+        entry["details"] |= {
+            "context_length": model.context_length,
+            "embedding_length": model.arch_int("embedding_length", 0),
+        }
+        entry["capabilities"] = model.capabilities
+    return entry
 
 
 def ps(state: State, _: Any) -> Response:
@@ -64,8 +73,9 @@ def show(state: State, payload: Any) -> Response:
         raise HttpError(400, "model is required")
     model = state.models.find(name)
     if model is None:
-        raise HttpError(404, f"model '{name}' not found")
-    return Body(200, show_response(model, state.config.models_dir))
+        parsed = parse_name(name)  # show names the tag, unlike chat/delete (v0.32.15)
+        raise HttpError(404, f"model '{parsed.short if parsed else name}' not found")
+    return Body(200, show_response(model, state.config))
 
 
 def delete(state: State, payload: Any) -> Response:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .state import LocalModel
+from .state import Config, LocalModel
 from .wire import go_value, local_time
 
 
@@ -60,12 +60,14 @@ def modelfile_text(model: LocalModel, models_dir: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def show_response(model: LocalModel, models_dir: str) -> dict[str, Any]:
-    """The body of a successful `/api/show`, omitempty fields left out."""
+def show_response(model: LocalModel, config: Config) -> dict[str, Any]:
+    """The body of a successful `/api/show`, omitempty fields left out. From 0.32 long arrays
+    in `model_info` are null (not []) and `tensors` come even without `verbose`."""
+    v032 = config.version_tuple() >= (0, 32)
     body: dict[str, Any] = {}
     if model.license:
         body["license"] = "\n".join(model.license)
-    body["modelfile"] = modelfile_text(model, models_dir)
+    body["modelfile"] = modelfile_text(model, config.models_dir)
     if model.parameters:
         body["parameters"] = parameters_block(model.parameters)
     if model.template:
@@ -75,7 +77,9 @@ def show_response(model: LocalModel, models_dir: str) -> dict[str, Any]:
     body["details"] = model.details()
     if model.messages:
         body["messages"] = model.messages
-    body["model_info"] = model.model_info
+    body["model_info"] = {k: None if v == [] and v032 else v for k, v in model.model_info.items()}
+    if v032 and model.tensors:
+        body["tensors"] = model.tensors
     body["capabilities"] = model.capabilities
     body["modified_at"] = local_time(model.modified_at)
     return body

@@ -49,6 +49,7 @@ class LocalModel:
     files: dict[str, str] = field(default_factory=dict)
     quantization: str = "Q4_K_M"
     modified_at: float = field(default_factory=time.time)
+    tensors: list[dict[str, Any]] = field(default_factory=list)  # name, type, shape (GGML)
 
     @property
     def architecture(self) -> str:
@@ -94,6 +95,8 @@ class LocalModel:
 
     @property
     def capabilities(self) -> list[str]:
+        if f"{self.architecture}.pooling_type" in self.model_info:
+            return ["embedding"]  # an embedding model (bert, nomic-bert) does not chat
         caps = ["completion"]
         if ".Tools" in self.template:
             caps.append("tools")
