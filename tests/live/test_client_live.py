@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 import qwenkit
@@ -86,7 +88,7 @@ def test_copy_create_and_delete(client: qwenkit.Client, live_models: LiveModels,
 
 def test_blobs(client: qwenkit.Client, live_models: LiveModels, tmp_path):
     path = tmp_path / "blob.bin"
-    path.write_bytes(b"qwenkit live blob " + tmp_path.name.encode())
+    path.write_bytes(b"qwenkit live blob " + os.urandom(16))  # new to the server every run
     digest = qwenkit.client.file_digest(path)
     assert not client.has_blob(digest)
     assert client.create_blob(path) == digest

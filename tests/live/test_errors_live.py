@@ -33,7 +33,9 @@ def test_unknown_model_in_chat_and_generate(client: qwenkit.Client, stream: bool
         list(client.chat(MISSING, HELLO, stream=True)) if stream else client.chat(MISSING, HELLO)
     assert chat.value.status_code == 404 and chat.value.model == MISSING
     with pytest.raises(ModelNotFoundError, match="not found"):
-        list(client.generate(MISSING, "x", stream=True)) if stream else client.generate(MISSING, "x")
+        answer = client.generate(MISSING, "x", stream=stream)
+        if stream:
+            list(answer)
 
 
 def test_unknown_model_in_show_delete_and_copy(client: qwenkit.Client):

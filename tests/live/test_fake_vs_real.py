@@ -16,7 +16,7 @@ import pytest
 from tests.fake_ollama import FakeOllama
 from tests.live import scenario
 from tests.live.conftest import LiveModels, create
-from tests.live.tiny_gguf import tiny_qwen2
+from tests.live.tiny_gguf import FORBID, tiny_qwen2
 
 pytestmark = pytest.mark.live
 
@@ -38,7 +38,10 @@ def _prepare(url: str, names: LiveModels, folder: Path) -> None:
 
 
 def test_fake_answers_like_the_real_server(live_host: str, live_models: LiveModels, tmp_path):
-    fresh = tiny_qwen2(tmp_path / "fresh.gguf", seed=int.from_bytes(os.urandom(4), "little"))
+    # new to the server (blob 404 first), and never ending on its own: every answer stops at
+    # num_predict on both servers, so done_reason is comparable
+    seed = int.from_bytes(os.urandom(4), "little")
+    fresh = tiny_qwen2(tmp_path / "fresh.gguf", seed=seed, end_boost=FORBID)
     data = fresh.read_bytes()
     blob = ("sha256:" + hashlib.sha256(data).hexdigest(), data)
     names = live_models

@@ -54,12 +54,13 @@ def cli_json(*args: str) -> tuple[int, dict[str, Any]]:
 
 
 def test_sync_then_check_through_open_webui_to_real_ollama(webui, live_host: str):
-    ids = [f"qwenkit-{v}:latest" for v in DEFAULT_VARIANTS]
+    """(Other live tests may have added qwenkit-long; sync handles it like the rest.)"""
+    ids = {f"qwenkit-{v}:latest" for v in DEFAULT_VARIANTS}
     rc, first = cli_json("webui", "sync", "--url", webui.url, "--host", live_host)
-    assert rc == 0 and sorted(first["created"] + first["updated"]) == sorted(ids), first
-    assert {p["num_ctx"] for p in first["presets"]} == {CTX}
+    assert rc == 0 and ids <= set(first["created"] + first["updated"]), first
+    assert {p["num_ctx"] for p in first["presets"] if p["id"] in ids} == {CTX}
     rc, second = cli_json("webui", "sync", "--url", webui.url, "--host", live_host)
-    assert rc == 0 and sorted(second["unchanged"]) == sorted(ids)
+    assert rc == 0 and ids <= set(second["unchanged"]) and not second["created"]
     rc, report = cli_json("webui", "check", "--url", webui.url, "--host", live_host)
     assert rc == 0 and report["ok"], report
     chat = [c for c in report["checks"] if "chat" in c["name"].lower()]

@@ -252,11 +252,13 @@ def tiny_qwen2(
     yarn: tuple[float, int] | None = None,
     file_type: int = LlamaFileType.ALL_F32,
     seed: int = 0,
+    end_boost: float = 1.0,
 ) -> Path:
-    """The standard tiny model (459 tokens); see the module docstring for the variants."""
+    """The standard tiny model (459 tokens); see the module docstring for the variants.
+    `end_boost=FORBID` makes a model that never ends on its own (always `length`)."""
     vocab, shape = byte_bpe_vocab(), Shape()
     tensors = qwen2_tensors(shape, len(vocab), seed=seed)
-    bias_tensor = output_bias(vocab, bias)
+    bias_tensor = output_bias(vocab, bias, end_boost=end_boost)
     if bias_tensor is not None:
         tensors["output.bias"] = bias_tensor
     return write_gguf(
