@@ -153,7 +153,7 @@ class IncompleteAnswerError(ProtocolError):
     def __init__(self, host: str | None, *, partial: str = "", server: str = "Ollama") -> None:
         got = f"after {len(partial)} characters" if partial else "before any text"
         super().__init__(
-            f"{server} at {host} ended the answer without finishing it ({got})",
+            f"the answer from {server} at {host} ended before it was finished ({got})",
             host=host,
             hint=(
                 "the model runner stopped mid-answer or the server restarted; the server log "

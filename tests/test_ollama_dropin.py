@@ -166,7 +166,8 @@ def test_logprobs_are_asked_for_and_typed(api, client) -> None:
     assert reply.logprobs[0].top_logprobs[1].token == "Hi"
     assert reply["logprobs"][0]["top_logprobs"][1]["token"] == "Hi"
     assert reply.logprobs[0].bytes == [72, 101, 108]
-    generate = api.post("/api/generate").respond(json={"response": "x", "logprobs": LOGPROBS})
+    answer = {"response": "x", "done": True, "logprobs": LOGPROBS}
+    generate = api.post("/api/generate").respond(json=answer)
     reply = client.generate("m", "hi", logprobs=True, top_logprobs=0)
     assert sent(generate)["top_logprobs"] == 0 and reply.logprobs[0].logprob == -0.1
 

@@ -107,7 +107,7 @@ def test_cut_answer_is_one_error(client: qwenkit.Client, live_models, stream, en
     unload.append(live_models.cut)
     call = client.chat if endpoint == "chat" else client.generate
     arg = HELLO if endpoint == "chat" else "Hello"
-    with pytest.raises(IncompleteAnswerError, match="without finishing") as err:
+    with pytest.raises(IncompleteAnswerError, match="ended before it was finished") as err:
         reply = call(live_models.cut, arg, stream=stream, options={"num_predict": 16})
         if stream:
             list(reply)
