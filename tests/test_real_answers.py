@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 import qwenkit
+from qwenkit._common.retry import RetryPolicy
 from qwenkit.errors import (
     CapabilityError,
     IncompleteAnswerError,
@@ -156,7 +157,7 @@ def _busy() -> dict[str, Any]:
 
 def test_verification_retries_a_busy_server_before_failing(monkeypatch):
     """One 503 from the warm-up chat used to fail setup with exit 5 and "(expected )"."""
-    monkeypatch.setattr(verify, "RETRY_DELAYS", (0.0, 0.0))
+    monkeypatch.setattr(verify, "BUSY_RETRY", RetryPolicy(attempts=3, base_delay=0.0))
     answers = [_busy(), load("chat"), load("tags"), load("ps")]
 
     def handler(request: httpx.Request) -> httpx.Response:
@@ -171,7 +172,7 @@ def test_verification_retries_a_busy_server_before_failing(monkeypatch):
 
 
 def test_a_server_that_stays_busy_fails_the_check_with_what_was_expected(monkeypatch):
-    monkeypatch.setattr(verify, "RETRY_DELAYS", (0.0, 0.0))
+    monkeypatch.setattr(verify, "BUSY_RETRY", RetryPolicy(attempts=3, base_delay=0.0))
     calls: list[int] = []
 
     def handler(request: httpx.Request) -> httpx.Response:
