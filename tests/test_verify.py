@@ -284,3 +284,13 @@ def test_the_current_runner_is_read_not_a_stale_one_of_the_same_name():
     server.list = lambda: tags
     context, _ = check_loaded(server, ExpectedModel("qwenkit-chat", 65536), placement="cpu")
     assert context.passed and context.data["context_length"] == 65536
+
+
+def test_a_runner_shared_with_an_identical_model_is_found_by_digest():
+    """Two names with one digest share one runner, which ps lists under the first name."""
+    shared = running(name="qwenkit-live-library:latest", ctx=4096, digest="same")
+    server = StubServer(ps=[shared])
+    tags = ListResponse(models=[ListModel(name="qwenkit-agent:latest", digest="same")])
+    server.list = lambda: tags
+    context, _ = check_loaded(server, ExpectedModel("qwenkit-agent", 4096), placement="cpu")
+    assert context.passed and context.data["context_length"] == 4096

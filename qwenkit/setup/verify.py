@@ -396,13 +396,13 @@ def _current_digest(listed: ListResponse, name: str) -> str | None:
 
 
 def _find_running(ps: ProcessResponse, name: str, digest: str | None) -> RunningModel | None:
-    """The `/api/ps` entry of `name` as it is now. Ollama 0.32 keeps the runner of a model
-    re-created from another GGUF under the same name, so ps may list the name twice: the
-    entry with the current digest (from `/api/tags`) is the one that counts."""
-    named = [m for m in ps.models if model_present([m.name or m.model], name)]
+    """The `/api/ps` entry running `name` as it is now, found by the digest `/api/tags` has
+    for it. On Ollama 0.32 the name alone misleads both ways: the runner of a model that was
+    re-created from another GGUF stays listed under the same name, and a model with the same
+    digest as one already loaded shares its runner, listed under the other name."""
     if digest is not None:
-        return next((m for m in named if m.digest == digest), None)
-    return named[0] if named else None
+        return next((m for m in ps.models if m.digest == digest), None)
+    return next((m for m in ps.models if model_present([m.name or m.model], name)), None)
 
 
 def _same_value(want: Any, got: Any) -> bool:

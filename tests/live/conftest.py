@@ -124,10 +124,18 @@ def live_models(live_host: str, tmp_path_factory: pytest.TempPathFactory) -> Liv
     return names
 
 
+def unload_models(host: str, models: list[str]) -> None:
+    for model in models:
+        httpx.post(f"{host}/api/generate", json={"model": model, "keep_alive": 0}, timeout=60)
+
+
 @pytest.fixture
 def unload(live_host: str) -> Iterator[list[str]]:
-    """Models a test loads; unloaded afterwards so the next test sees an empty /api/ps."""
+    """A test that reads /api/ps starts with every model unloaded (a CPU server keeps at most
+    3 loaded, so others' models would crowd its own out); the models it lists are unloaded
+    after it."""
+    running = httpx.get(f"{live_host}/api/ps", timeout=30).json()["models"]
+    unload_models(live_host, [m["name"] for m in running])
     loaded: list[str] = []
     yield loaded
-    for model in loaded:
-        httpx.post(f"{live_host}/api/generate", json={"model": model, "keep_alive": 0}, timeout=60)
+    unload_models(live_host, loaded)

@@ -62,11 +62,11 @@ def test_same_seed_gives_the_same_answer(client: qwenkit.Client, live_models: Li
     assert first.message.content == again.message.content
 
 
-def test_done_reasons_of_load_and_unload(client: qwenkit.Client, live_models: LiveModels):
+def test_done_reasons_of_load_and_unload(client: qwenkit.Client, live_models: LiveModels, unload):
     loaded = client.chat(live_models.tiny)  # no messages: just load
     assert loaded.done and loaded.done_reason == "load"
-    assert any(m.name.startswith(live_models.tiny) for m in client.ps().models)
-    running = next(m for m in client.ps().models if m.name.startswith(live_models.tiny))
+    digest = next(m.digest for m in client.list().models if m.name == f"{live_models.tiny}:latest")
+    running = next(m for m in client.ps().models if m.digest == digest)
     assert running.context_length == 4096  # 0.32 on a CPU (below ~23 GiB VRAM): 4096
     unloaded = client.generate(live_models.tiny, keep_alive=0)
     assert unloaded.done and unloaded.done_reason == "unload"
