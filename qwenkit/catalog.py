@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .errors import PlanError
+from .errors import InvalidRequestError
 
 GiB = 1 << 30
 MiB = 1 << 20
@@ -58,6 +58,7 @@ TAGS: tuple[QuantTag, ...] = (
 #: The tags the planner walks, best first; the others are valid when forced.
 LADDER: tuple[str, ...] = ("q8_0", "q6_K", "q5_K_M", "q4_K_M", "q3_K_M", "q2_K")
 DEFAULT_QUANT = "q4_K_M"
+QUANTS_TEXT = ", ".join(t.quant for t in TAGS)
 
 
 def quant_tag(quant: str) -> QuantTag:
@@ -66,8 +67,10 @@ def quant_tag(quant: str) -> QuantTag:
         if entry.quant.lower() == quant.lower().removeprefix(MODEL + "-"):
             return entry
 
-    known = ", ".join(t.quant for t in TAGS)
-    raise PlanError(f"unknown quantization {quant!r}", hint=f"choose one of: {known}")
+    shown = quant if len(quant) <= 40 else quant[:39] + "…"
+    raise InvalidRequestError(
+        f"unknown quantization {shown!r}", hint=f"choose one of: {QUANTS_TEXT}"
+    )
 
 
 @dataclass(frozen=True)
@@ -99,4 +102,7 @@ STOP_TOKENS: tuple[str, ...] = ("<|im_start|>", "<|im_end|>")
 
 DEFAULT_CTX = 32768
 LONG_CTX = 131072
+#: The `num_ctx` every command accepts: below 512 Qwen cannot hold its own chat template and a
+#: short question; above 131072 even YaRN does not reach.
+MIN_NUM_CTX = 512
 YARN_FACTOR = 4.0

@@ -13,7 +13,8 @@ QwenkitError                      root; `.hint` says what to do, `.exit_code` is
 │   └── ResponseError             Ollama answered with an error (HTTP status or mid-stream line)
 │       ├── ModelNotFoundError    404 for a model
 │       └── CapabilityError       the model cannot do what was asked (tools, thinking, embeddings)
-├── InvalidRequestError           a request qwenkit refuses to send (also a `ValueError`)
+├── InvalidRequestError           a request qwenkit refuses to send: an unknown option, a malformed
+│                                 host or URL, a model name Ollama refuses (also a `ValueError`)
 ├── StructuredOutputError         the answer never validated into the requested model
 │   └── TruncatedOutputError      the answer stopped at the length limit (`done_reason == "length"`)
 ├── ToolError                     a tool call that cannot be run
@@ -220,7 +221,10 @@ class CapabilityError(ResponseError):
 
 class InvalidRequestError(QwenkitError, ValueError):
     """A request qwenkit refuses to send: unknown option, wrong type, malformed message or
-    image; a `ValueError` as the `ollama` client's validation errors are."""
+    image, a host or URL that can never be dialled, a model name Ollama refuses; a
+    `ValueError` as the `ollama` client's validation errors are. The CLI's usage exit code."""
+
+    exit_code = 2
 
 
 class StructuredOutputError(QwenkitError):

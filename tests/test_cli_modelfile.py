@@ -106,7 +106,7 @@ def test_json_output(tmp_path: Path) -> None:
     ("args", "code", "message"),
     [
         (["chat", "--ctx", "65536"], 4, "does not fit the chat variant"),
-        (["chat", "--quant", "q9_Z"], 4, "unknown quantization"),
+        (["chat", "--quant", "q9_Z"], 2, "unknown quantization"),
         (["vision"], 2, "Invalid value"),
         (["chat", "--ctx", "lots"], 2, "Invalid value"),
     ],

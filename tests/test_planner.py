@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from qwenkit.catalog import LADDER, quant_tag
-from qwenkit.errors import PlanError
+from qwenkit.errors import InvalidRequestError, PlanError
 from qwenkit.hardware import GPU, HardwareProfile, LoadedModel
 from qwenkit.hardware._sources import metal_limit_bytes
 from qwenkit.planner import HEADROOM, Plan, _memory, plan, smaller_plan
@@ -202,13 +202,15 @@ def test_disk_too_small_raises_and_tight_disk_skips_big_tags():
         plan(gpus(24, disk_gib=6), quant="q8_0")
 
 
-def test_invalid_requests():
-    with pytest.raises(PlanError):
-        plan(gpus(24), target_ctx=262144)
-    with pytest.raises(PlanError):
+def test_invalid_requests_are_usage_errors_not_plans_that_do_not_fit():
+    for bad in (262144, 511, 0, -1):
+        with pytest.raises(InvalidRequestError, match="outside 512-131072"):
+            plan(gpus(24), target_ctx=bad)
+    with pytest.raises(InvalidRequestError):
         plan(gpus(24), parallel=0)
-    with pytest.raises(PlanError, match="unknown quantization"):
+    with pytest.raises(InvalidRequestError, match="unknown quantization 'q9_X'") as info:
         plan(gpus(24), quant="q9_X")
+    assert "q4_K_M" in (info.value.hint or "") and info.value.exit_code == 2
 
 
 def test_memory_used_by_other_programs_counts_but_ollamas_own_models_do_not():

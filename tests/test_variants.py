@@ -11,7 +11,7 @@ from types import SimpleNamespace
 import pytest
 
 from qwenkit import catalog, variants
-from qwenkit.errors import PlanError
+from qwenkit.errors import InvalidRequestError, PlanError
 from qwenkit.longctx import chat_template
 from qwenkit.modelfile import Modelfile
 from qwenkit.variants import (
@@ -90,8 +90,8 @@ def test_library_variants_refuse_contexts_ollama_would_clamp(name: str, ctx: int
         assert "long variant" in (info.value.hint or "")
 
 
-def test_unknown_quant_is_a_plan_error() -> None:
-    with pytest.raises(PlanError, match="unknown quantization"):
+def test_unknown_quant_is_a_usage_error() -> None:
+    with pytest.raises(InvalidRequestError, match="unknown quantization"):
         variants.chat("q9_X", 8192)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import sys
+from collections.abc import Sequence
 from typing import Any
 
 import click
@@ -62,15 +63,57 @@ class LazyGroup(click.Group):
         except QwenkitError as err:
             report_error(err, as_json=bool(ctx.meta.get("qwenkit.json")))
             raise click.exceptions.Exit(err.exit_code) from None
-        except KeyboardInterrupt:
+        except (KeyboardInterrupt, click.exceptions.Abort):
+            # Ctrl-C anywhere, also at a prompt (click turns it into Abort there)
             click.echo("interrupted", err=True)
             raise click.exceptions.Exit(EXIT_INTERRUPTED) from None
 
+    def main(
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> Any:
+        """Click's main, with a usage error rendered like every other error: one line, a hint."""
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, False, **extra)
+        try:
+            code = super().main(args, prog_name, complete_var, False, **extra)
+        except click.UsageError as err:
+            sys.exit(_usage_error(err))
+        except click.exceptions.Abort:
+            click.echo("interrupted", err=True)
+            sys.exit(EXIT_INTERRUPTED)
+        except click.ClickException as err:
+            err.show()
+            sys.exit(err.exit_code)
+        sys.exit(code if isinstance(code, int) else 0)
 
-@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+
+def _usage_error(err: click.UsageError) -> int:
+    from ._render import report_error
+
+    command = err.ctx.command_path if err.ctx is not None else "qwenkit"
+    report_error(QwenkitError(err.format_message(), hint=f"`{command} --help` lists the options"))
+    return err.exit_code
+
+
+@click.group(
+    cls=LazyGroup,
+    invoke_without_command=True,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
 @click.version_option(package_name="qwenkit")
-def cli() -> None:
-    """Turn a machine with Ollama into a tuned Qwen2.5-7B-Instruct workstation."""
+@click.pass_context
+def cli(ctx: click.Context) -> None:
+    """Turn a machine with Ollama into a tuned Qwen2.5-7B-Instruct workstation.
+
+    Start with `qwenkit setup` (or `qwenkit setup --dry-run` to only see the plan).
+    """
+    if ctx.invoked_subcommand is None:
+        click.echo(ctx.get_help())
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -35,14 +35,27 @@ def emit_json(obj: Any) -> None:
 
 
 def report_error(err: QwenkitError, *, as_json: bool = False) -> None:
-    """One line saying what went wrong, one saying what to do."""
+    """One line saying what went wrong, one saying what to do.
+
+    A message that quotes a huge value is shortened, so the line stays a line.
+    """
     if as_json:
         emit_json(
             {"event": "error", "error": type(err).__name__, "message": str(err), "hint": err.hint}
         )
-    click.secho(f"error: {err}", fg="red", err=True)
+    click.secho(f"error: {_one_line(str(err))}", fg="red", err=True)
     if err.hint:
-        click.echo(f"hint: {err.hint}", err=True)
+        click.echo(f"hint: {_one_line(err.hint)}", err=True)
+
+
+def _one_line(text: str, limit: int = 300) -> str:
+    """`text` on one line of at most `limit` characters.
+
+    >>> _one_line("a\\nb" + "x" * 400)[-3:], len(_one_line("x" * 400))
+    ('xx…', 300)
+    """
+    flat = " ".join(text.split("\n"))
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
 def format_duration(seconds: float) -> str:

@@ -12,13 +12,14 @@ import click
 
 from ..client import Client
 from ..errors import ResponseError
+from ._options import check_model, host_option
 
 COMMANDS_HELP = "/exit quits, /clear forgets the history"
 
 
 @click.command()
-@click.argument("model", required=False, default="qwenkit-chat")
-@click.option("--host", help="Ollama URL (default: OLLAMA_HOST, then 127.0.0.1:11434).")
+@click.argument("model", required=False, default="qwenkit-chat", callback=check_model)
+@host_option()
 @click.option("--system", "system_prompt", help="A system prompt for this session.")
 def chat(model: str, host: str | None, system_prompt: str | None) -> None:
     """Chat with a variant in the terminal (streaming)."""

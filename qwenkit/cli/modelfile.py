@@ -9,6 +9,7 @@ import click
 from .._common.files import write_text_atomic
 from ..catalog import DEFAULT_QUANT
 from ..variants import model_name, render_variant
+from ._options import ctx_option, prefix_option, quant_option
 from ._render import emit_json, json_option
 
 VARIANT_NAMES = ("chat", "json", "agent", "long")  # = variants.VARIANTS, kept import-free
@@ -16,17 +17,11 @@ VARIANT_NAMES = ("chat", "json", "agent", "long")  # = variants.VARIANTS, kept i
 
 @click.command()
 @click.argument("variant", type=click.Choice(VARIANT_NAMES))
-@click.option("--quant", default=DEFAULT_QUANT, show_default=True, help="Quantization tag.")
-@click.option(
-    "--ctx",
-    "num_ctx",
-    type=int,
-    default=None,
-    help="num_ctx  [default: 32768; 131072 for long]",
-)
+@quant_option("Quantization tag.", default=DEFAULT_QUANT, show_default=True)
+@ctx_option("num_ctx  [default: 32768; 131072 for long]")
 @click.option("--system", default=None, help="Replace the variant's system prompt ('' = none).")
 @click.option("--gguf", default=None, help="long only: the YaRN GGUF path for FROM.")
-@click.option("--prefix", default="qwenkit", show_default=True, help="Model name prefix.")
+@prefix_option()
 @click.option(
     "-o",
     "--out",
@@ -39,7 +34,7 @@ VARIANT_NAMES = ("chat", "json", "agent", "long")  # = variants.VARIANTS, kept i
 def modelfile(
     variant: str,
     quant: str,
-    num_ctx: int | None,
+    ctx: int | None,
     system: str | None,
     gguf: str | None,
     prefix: str,
@@ -55,7 +50,7 @@ def modelfile(
     if gguf is not None and variant != "long":
         raise click.UsageError("--gguf applies to the long variant only")
     extra = {"gguf": gguf} if gguf is not None else {}
-    text = render_variant(variant, quant, num_ctx, system=system, prefix=prefix, **extra)
+    text = render_variant(variant, quant, ctx, system=system, prefix=prefix, **extra)
     name = model_name(variant, prefix)
     if out is None:
         if as_json:

@@ -2,44 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, TypeVar
-
 import click
 
 from .._common.units import format_bytes
 from ..hardware import GPU, HardwareProfile
 from ..hardware import probe as probe_hardware
 from ..planner import Plan, plan
+from ._options import host_option, plan_options
 from ._plan_view import plan_lines, rows
 from ._render import emit_json, json_option
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def plan_options(command: F) -> F:
-    """The planner's options, the same on `probe` and `setup` (so probe shows what setup does)."""
-    for option in reversed(
-        [
-            click.option("--ctx", type=click.IntRange(512), help="Target context in tokens."),
-            click.option("--quant", help="Force a quantization tag, e.g. q5_K_M."),
-            click.option(
-                "--parallel",
-                type=click.IntRange(1),
-                default=1,
-                show_default=True,
-                help="Requests served at once (each holds a full context).",
-            ),
-            click.option("--allow-fp16", is_flag=True, help="Let the plan pick fp16 when it fits."),
-        ]
-    ):
-        command = option(command)
-    return command
 
 
 @click.command("probe")
 @plan_options
-@click.option("--host", help="Ollama server to ask for its version and loaded models.")
+@host_option("Ollama server to ask for its version and loaded models.")
 @click.option("--offline", is_flag=True, help="Do not contact an Ollama server.")
 @json_option
 def probe(

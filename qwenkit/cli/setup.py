@@ -13,9 +13,9 @@ from ..errors import VerificationError
 from ..setup import SetupOptions, Summary, run_setup
 from ..setup.hosts import run_hosts
 from ..variants import DEFAULT_VARIANTS
+from ._options import plan_options
 from ._render import emit_json, json_option, report_error
 from ._setup_view import HumanView, JsonView
-from .probe import plan_options
 
 if TYPE_CHECKING:
     from ..planner import Plan

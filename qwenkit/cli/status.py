@@ -16,6 +16,7 @@ from ..setup.hosts import host_dir, resolve_hosts
 from ..setup.status import connect_and_gather
 from ..webui import check_webui
 from ..webui.hosts import disagreements
+from ._options import check_url, host_option, prefix_option
 from ._render import emit_json, json_option
 
 EXIT_PROBLEMS = 1
@@ -23,14 +24,12 @@ EXIT_UNREACHABLE = 3
 
 
 @click.command()
-@click.option(
-    "--host",
-    "hosts",
-    multiple=True,
-    help="Ollama URL (default: OLLAMA_HOST, then 127.0.0.1:11434); repeat it to check several "
+@host_option(
+    "Ollama URL (default: OLLAMA_HOST, then 127.0.0.1:11434); repeat it to check several "
     "hosts and compare their variants.",
+    multiple=True,
 )
-@click.option("--prefix", default="qwenkit", show_default=True, help="Model name prefix.")
+@prefix_option()
 @click.option(
     "--out",
     "-o",
@@ -40,7 +39,12 @@ EXIT_UNREACHABLE = 3
     show_default=True,
     help="Where setup wrote the Modelfiles (to compare with the server).",
 )
-@click.option("--webui", "webui_url", help="Also check an Open WebUI at this URL.")
+@click.option(
+    "--webui",
+    "webui_url",
+    callback=check_url("http://localhost:3000"),
+    help="Also check an Open WebUI at this URL.",
+)
 @json_option
 def status(
     hosts: tuple[str, ...],
@@ -110,8 +114,11 @@ def render(report: Any) -> list[str]:
     lines = [f"✓ Ollama {report.version} at {report.host}", "variants:"]
     for v in report.variants:
         match = {True: "matches its Modelfile", False: "DIFFERS from its Modelfile"}.get(
-            v.matches, "no local Modelfile to compare"
+            v.matches,
+            "its Modelfile has an error" if v.modelfile_error else "no local Modelfile to compare",
         )
+        if v.edited:
+            match += " (your edited file)"
         lines.append(f"  {v.name:<20} num_ctx {v.num_ctx or 'unset'}; {match}")
     if not report.variants:
         lines.append("  none")

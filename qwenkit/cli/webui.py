@@ -6,6 +6,7 @@ prints them, and `--password` is prompted (hidden) when `--email` is given witho
 
 from __future__ import annotations
 
+import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -24,21 +25,21 @@ from ..webui import OpenWebUI, check_webui, plan_presets, sync_presets
 from ..webui.check import docker_bridge_address
 from ..webui.diagnose import Check
 from ..webui.hosts import hosts_disagree
+from ._options import check_url, ctx_option, host_option, prefix_option
 from ._render import emit_json, json_option
 from .setup import split_names
 
+WEBUI_EXAMPLE = "http://localhost:3000"
 OPT_URL = click.option(
-    "--url", required=True, help="Open WebUI's address, e.g. http://localhost:3000"
+    "--url",
+    required=True,
+    callback=check_url(WEBUI_EXAMPLE),
+    help=f"Open WebUI's address, e.g. {WEBUI_EXAMPLE}",
 )
-OPT_PREFIX = click.option(
-    "--prefix", default="qwenkit", show_default=True, help="Model name prefix."
-)
-OPT_HOSTS = click.option(
-    "--host",
-    "hosts",
-    multiple=True,
-    help="Ollama for qwenkit (default OLLAMA_HOST); repeat it when Open WebUI has several "
+OPT_HOSTS = host_option(
+    "Ollama for qwenkit (default OLLAMA_HOST); repeat it when Open WebUI has several "
     "(OLLAMA_BASE_URLS): the variants are compared across them.",
+    multiple=True,
 )
 
 
@@ -57,7 +58,10 @@ def _auth_options(func: click.decorators.FC) -> click.decorators.FC:
 
 
 def _password(email: str | None, password: str | None) -> str | None:
+    """Ask for the password (hidden) when there is a terminal to ask on."""
     if email and password is None:
+        if not sys.stdin.isatty():
+            raise click.UsageError("--email needs --password when there is no terminal to ask")
         return str(click.prompt(f"Open WebUI password for {email}", hide_input=True))
     return password
 
@@ -77,9 +81,10 @@ def webui() -> None:
     "--ollama-url",
     "ollama_urls",
     multiple=True,
+    callback=check_url("http://host.docker.internal:11434"),
     help="Ollama URL as the container reaches it; repeat for several hosts (OLLAMA_BASE_URLS).",
 )
-@OPT_PREFIX
+@prefix_option()
 @json_option
 def compose(
     out: Path | None,
@@ -160,7 +165,7 @@ def _print_notes(notes: dict[str, object], *, err: bool) -> None:
 @webui.command()
 @OPT_URL
 @_auth_options
-@OPT_PREFIX
+@prefix_option()
 @click.option(
     "--variants",
     "variant_names",
@@ -168,9 +173,7 @@ def _print_notes(notes: dict[str, object], *, err: bool) -> None:
     callback=split_names,
     help="Variants to sync, comma-separated or repeated (default: all created).",
 )
-@click.option(
-    "--ctx", type=click.IntRange(512), default=None, help="num_ctx if Ollama is not reachable."
-)
+@ctx_option("num_ctx if Ollama is not reachable.")
 @OPT_HOSTS
 @json_option
 def sync(
@@ -209,7 +212,7 @@ def sync(
 @webui.command()
 @OPT_URL
 @_auth_options
-@OPT_PREFIX
+@prefix_option()
 @click.option(
     "--variants",
     "variant_names",
@@ -219,7 +222,10 @@ def sync(
 )
 @click.option("--no-chat", is_flag=True, help="Skip the test chat through Open WebUI.")
 @click.option(
-    "--ollama-url", default=None, help="The Ollama URL Open WebUI should use (catches a stale one)."
+    "--ollama-url",
+    default=None,
+    callback=check_url("http://host.docker.internal:11434"),
+    help="The Ollama URL Open WebUI should use (catches a stale one).",
 )
 @OPT_HOSTS
 @json_option

@@ -115,7 +115,10 @@ def _validate(header: Header, path: Path) -> ContextInfo:
 def _check_factor(factor: float, original: int) -> int:
     """Validate the factor and original context; return the new context length."""
     if isinstance(original, bool) or not isinstance(original, int) or original <= 0:
-        raise GGUFError(f"original context must be a positive integer, not {original!r}")
+        raise GGUFError(
+            f"original context must be a positive integer, not {original!r}",
+            hint="leave it out to use the context the source declares (32768 for Qwen2.5)",
+        )
     if not isinstance(factor, (int, float)) or not math.isfinite(factor) or not 1 < factor <= 64:
         raise GGUFError(
             f"invalid YaRN factor {factor!r}",
@@ -144,8 +147,21 @@ def _new_header(header: Header, new_ctx: int, factor: float, original: int) -> b
 
 
 def _check_paths(src: Path, dst: Path, overwrite: bool) -> None:
+    try:
+        _check_path_pair(src, dst, overwrite)
+    except OSError as exc:  # a name too long, a directory without search permission...
+        raise GGUFError(
+            f"cannot use {exc.filename or dst}: {exc.strerror or exc}",
+            hint="give a readable source GGUF and a writable destination path",
+        ) from exc
+
+
+def _check_path_pair(src: Path, dst: Path, overwrite: bool) -> None:
     if not src.is_file():
-        raise GGUFError(f"{src} does not exist or is not a file")
+        raise GGUFError(
+            f"{src} does not exist or is not a file",
+            hint="give the path of a qwen2 GGUF file (`ollama show --modelfile MODEL` names it)",
+        )
     if src.resolve() == dst.resolve() or (dst.exists() and os.path.samefile(src, dst)):
         raise GGUFError(
             "the destination is the source file", hint="write the extended copy to a new path"

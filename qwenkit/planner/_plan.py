@@ -26,8 +26,8 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from .._common.disk import DISK_MARGIN
-from ..catalog import ARCH, DEFAULT_CTX, LADDER, LONG_CTX, GiB, quant_tag
-from ..errors import PlanError
+from ..catalog import ARCH, DEFAULT_CTX, LADDER, LONG_CTX, MIN_NUM_CTX, GiB, quant_tag
+from ..errors import InvalidRequestError, PlanError
 from ..hardware import HardwareProfile
 from ._fit import (
     FLOOR_QUANT,
@@ -158,10 +158,10 @@ def _resolve(
     allow_fp16: bool,
 ) -> Request:
     if parallel < 1:
-        raise PlanError(f"parallel must be at least 1, got {parallel}")
-    if target_ctx is not None and not 1 <= target_ctx <= LONG_CTX:
-        raise PlanError(
-            f"context {target_ctx} is outside 1-{LONG_CTX}",
+        raise InvalidRequestError(f"parallel must be at least 1, got {parallel}")
+    if target_ctx is not None and not MIN_NUM_CTX <= target_ctx <= LONG_CTX:
+        raise InvalidRequestError(
+            f"context {target_ctx} is outside {MIN_NUM_CTX}-{LONG_CTX}",
             hint=f"Qwen2.5-7B handles at most {LONG_CTX} tokens (with YaRN)",
         )
     facts = server_facts(profile.ollama_version)

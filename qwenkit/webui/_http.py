@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 
-from ..errors import WebUIError
+from ..errors import InvalidRequestError, WebUIError
 
 TOKEN_ENV = "OPEN_WEBUI_TOKEN"
 DEFAULT_TIMEOUT = 30.0
@@ -92,7 +92,7 @@ class OpenWebUI:
         """Token from the argument, then `OPEN_WEBUI_TOKEN`, then sign-in (auth-off works too)."""
         chosen = token or os.environ.get(TOKEN_ENV, "").strip() or None
         if chosen:
-            self._token = chosen
+            self._token = _checked_token(chosen)
         elif email or password:
             self.sign_in(email or "", password or "")
         else:
@@ -164,3 +164,13 @@ def _parse(response: httpx.Response, path: str) -> Any:
         return response.json()
     except ValueError as exc:
         raise WebUIError(f"Open WebUI sent a non-JSON answer on {path}") from exc
+
+
+def _checked_token(token: str) -> str:
+    """A token goes into an HTTP header: printable ASCII without blanks, or it is a typo."""
+    if not (token.isascii() and token.isprintable()) or any(c.isspace() for c in token):
+        raise InvalidRequestError(
+            "the Open WebUI token contains blanks or characters no token has",
+            hint="copy the API key (sk-...) or JWT from Open WebUI: Settings > Account",
+        )
+    return token
