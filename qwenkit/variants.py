@@ -24,6 +24,7 @@ passes it the server's own, repaired by `repair_template`.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -290,8 +291,9 @@ def render_variant(
 ) -> str:
     """A variant's Modelfile text with a comment header saying what it is and how to use it.
 
-    `num_ctx` defaults to 32768 (131072 for `long`). This is what `qwenkit modelfile` prints
-    and what `modelfiles/` holds for the default plan.
+    `num_ctx` defaults to 32768 (131072 for `long`). This is what `qwenkit modelfile` prints,
+    what `qwenkit setup` writes and what `modelfiles/` holds for the default plan; the last
+    line is the digest stamp that tells it from a user's edit.
     """
     spec = get_variant(variant)
     ctx = num_ctx if num_ctx is not None else _default_ctx(spec)
@@ -306,7 +308,43 @@ def render_variant(
         header.append(
             "FROM is a YaRN GGUF from `qwenkit extend-context`; keep it beside this file."
         )
-    return spec.build(quant, ctx, system=system, **extra).render(header="\n".join(header))
+    return stamp(spec.build(quant, ctx, system=system, **extra).render(header="\n".join(header)))
+
+
+#: The last line of every Modelfile qwenkit writes: a digest of the lines above it.
+STAMP_PREFIX = "# qwenkit-digest: "
+
+
+def stamp(text: str) -> str:
+    """Append the digest line that lets a later run tell its own file from a user's edit.
+
+    Stamping a stamped text changes nothing.
+
+    >>> stamp("FROM x\\n").splitlines()[-1][:18]
+    '# qwenkit-digest: '
+    >>> stamp(stamp("FROM x\\n")) == stamp("FROM x\\n")
+    True
+    """
+    if is_pristine(text):
+        return text
+    body = text if text.endswith("\n") else text + "\n"
+    return f"{body}{STAMP_PREFIX}{_digest(body)}\n"
+
+
+def is_pristine(text: str) -> bool:
+    """Whether `text` is exactly a file qwenkit stamped (no edit since it was written).
+
+    >>> is_pristine(stamp("FROM x\\n")), is_pristine(stamp("FROM x\\n").replace("x", "y"))
+    (True, False)
+    """
+    body, sep, last = text.rstrip("\n").rpartition("\n")
+    if not sep or not last.startswith(STAMP_PREFIX):
+        return False
+    return last[len(STAMP_PREFIX) :].strip() == _digest(body + "\n")
+
+
+def _digest(body: str) -> str:
+    return hashlib.sha256(body.encode("utf-8")).hexdigest()[:16]
 
 
 def _default_ctx(spec: Variant) -> int:
@@ -330,11 +368,13 @@ __all__ = [
     "agent",
     "chat",
     "get_variant",
+    "is_pristine",
     "json",
     "long",
     "model_name",
     "modelfile_filename",
     "render_variant",
     "repair_template",
+    "stamp",
     "yarn_gguf_filename",
 ]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -234,11 +235,12 @@ def test_unknown_variant_is_refused_before_probing(tmp_path):
     assert not (tmp_path / "modelfiles").exists()
 
 
-def test_unknown_quantization_is_a_plan_error(fake, tmp_path):
+def test_unknown_quantization_is_a_usage_error_listing_the_tags(fake, tmp_path):
     result = setup_json(fake, tmp_path, "--quant", "q9_X")
-    assert result.returncode == 4
-    assert "unknown quantization" in result.stderr
-    assert "/api/pull" not in paths_hit(fake)
+    assert result.returncode == 2
+    assert "unknown quantization 'q9_X'" in result.stderr
+    assert "hint: choose one of: fp16, q8_0" in result.stderr
+    assert paths_hit(fake) == []  # refused while parsing: not even the server was asked
 
 
 def test_tag_missing_from_the_registry_stops_with_ollamas_message(tmp_path):
@@ -259,18 +261,47 @@ def test_server_disk_too_small_stops_with_ollamas_message(fake, tmp_path):
     assert fake.requests_to("/api/create") == []
 
 
-def test_user_edited_modelfile_is_kept_unless_forced(fake, tmp_path):
+def test_an_edited_modelfile_is_applied_kept_and_restored_only_with_force(fake, tmp_path):
     assert setup_json(fake, tmp_path).returncode == 0
     path = tmp_path / "modelfiles" / "qwenkit-chat.Modelfile"
     edited = path.read_text().replace("temperature 0.7", "temperature 0.2")
     path.write_text(edited)
     result = setup_json(fake, tmp_path)
-    assert result.returncode == 1
-    assert "was edited" in result.stderr and "--force" in result.stderr
+    assert result.returncode == 0, result.stderr
+    evs = events(result)
+    assert [e["result"] for e in of_kind(evs, "modelfile")] == ["kept", "unchanged", "unchanged"]
+    assert any("created from it" in e["message"] for e in of_kind(evs, "warning"))
+    chat = of_kind(evs, "create")[0]
+    assert (chat["action"], chat["detail"]) == ("updated", "temperature: expected 0.2, got 0.7")
+    assert all(c["status"] != "fail" for c in of_kind(evs, "check"))  # verified against the edit
     assert path.read_text() == edited
+    again = events(setup_json(fake, tmp_path))
+    assert of_kind(again, "create")[0]["action"] == "unchanged"
     forced = setup_json(fake, tmp_path, "--force")
     assert forced.returncode == 0, forced.stderr
     assert "temperature 0.7" in path.read_text()
+    assert of_kind(events(forced), "create")[0]["action"] == "updated"
+
+
+def test_an_edited_modelfile_ollama_would_refuse_stops_before_the_pull(fake, tmp_path):
+    out = tmp_path / "modelfiles"
+    out.mkdir()
+    (out / "qwenkit-json.Modelfile").write_text("FROM qwen2.5:7b-instruct-q4_K_M\nPARAMETR x 1\n")
+    result = setup_json(fake, tmp_path)
+    assert result.returncode == 1
+    assert "qwenkit-json.Modelfile was edited and Ollama would refuse it" in result.stderr
+    assert "(line 2)" in result.stderr
+    assert set(paths_hit(fake)) <= {"/api/version", "/api/ps"}  # the probe only
+    assert sorted(p.name for p in out.iterdir()) == ["qwenkit-json.Modelfile"]
+
+
+def test_an_unwritable_modelfile_directory_stops_before_the_pull(fake, tmp_path):
+    (tmp_path / "blocker").write_text("a file where a directory should be")
+    result = setup_json(fake, tmp_path, "--out", "blocker/modelfiles")
+    assert result.returncode == 1
+    assert "cannot write blocker/modelfiles/qwenkit-chat.Modelfile" in result.stderr
+    assert "nothing was pulled or written" in result.stderr
+    assert fake.requests_to("/api/pull") == []
 
 
 def test_a_new_plan_replaces_untouched_modelfiles_and_updates_models(fake, tmp_path):
@@ -302,6 +333,17 @@ def test_json_output_without_yes_is_refused_before_touching_anything(fake, tmp_p
     assert fake.requests == []
 
 
+def test_without_a_terminal_the_server_is_checked_before_asking_for_yes(fake, tmp_path):
+    nobody = qwenkit("setup", "--host", f"127.0.0.1:{free_port()}", cwd=tmp_path)
+    assert nobody.returncode == 3, nobody.stderr  # README: exit 3 when no Ollama is reachable
+    assert "cannot reach Ollama" in nobody.stderr
+    reached = qwenkit("setup", "--host", fake.url, cwd=tmp_path)
+    assert reached.returncode == 2
+    assert "no terminal to confirm on; pass --yes" in reached.stderr
+    assert fake.requests_to("/api/pull") == [] and fake.requests_to("/api/create") == []
+    assert not (tmp_path / "modelfiles").exists()
+
+
 def test_human_output_has_plan_table_and_check_marks(fake, tmp_path):
     result = qwenkit("setup", "--yes", "--host", fake.url, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
@@ -327,3 +369,16 @@ def test_chat_streams_and_exits(fake, tmp_path):
     assert "Hello from the fake." in proc.stdout and "Second answer." in proc.stdout
     chats = [r.json for r in fake.requests_to("/api/chat")]
     assert [m["content"] for m in chats[1]["messages"]] == ["hi", "Hello from the fake.", "again"]
+
+
+def test_the_repositorys_own_modelfiles_are_setups_own_files(fake, tmp_path):
+    """Quick start in the clone: setup writes to ./modelfiles, which holds the bundled files."""
+    shutil.copytree(ROOT / "modelfiles", tmp_path / "modelfiles")
+    same_plan = setup_json(fake, tmp_path, "--quant", "q4_K_M", "--ctx", "32768")
+    assert same_plan.returncode == 0, same_plan.stderr
+    assert {e["result"] for e in of_kind(events(same_plan), "modelfile")} == {"unchanged"}
+    other_plan = setup_json(fake, tmp_path, "--ctx", "8192")
+    assert other_plan.returncode == 0, other_plan.stderr
+    assert {e["result"] for e in of_kind(events(other_plan), "modelfile")} == {"replaced"}
+    dry = qwenkit("setup", "--dry-run", "--json", cwd=tmp_path)
+    assert dry.returncode == 0, dry.stderr

@@ -66,6 +66,39 @@ def test_drift_from_the_modelfile_is_reported(fake, tmp_path):
     assert not report.ok
 
 
+def test_an_edited_modelfile_points_to_the_way_to_apply_it(fake, tmp_path):
+    set_up(fake, tmp_path)
+    path = tmp_path / "qwenkit-chat.Modelfile"
+    path.write_text(path.read_text().replace("temperature 0.7", "temperature 0.3"))
+    report = gather(fake, tmp_path)
+    chat = next(v for v in report.variants if v.name == "qwenkit-chat")
+    assert chat.matches is False and chat.edited
+    problem = next(p for p in report.problems if "qwenkit-chat no longer matches" in p.message)
+    assert f"ollama create qwenkit-chat -f {path}" in problem.hint
+    assert "qwenkit setup" in problem.hint and "rerun" not in problem.hint
+
+
+def test_a_utf16_modelfile_is_read_as_ollama_reads_it(fake, tmp_path):
+    set_up(fake, tmp_path)
+    path = tmp_path / "qwenkit-json.Modelfile"
+    path.write_bytes(path.read_text().encode("utf-16"))  # with a BOM, as Notepad saves it
+    report = gather(fake, tmp_path)
+    json_variant = next(v for v in report.variants if v.name == "qwenkit-json")
+    assert json_variant.matches is True and json_variant.modelfile_error is None
+
+
+def test_a_modelfile_with_a_syntax_error_is_reported_with_its_line(fake, tmp_path):
+    set_up(fake, tmp_path)
+    path = tmp_path / "qwenkit-agent.Modelfile"
+    path.write_text(path.read_text() + "PARAMETR top_k 5\n")
+    report = gather(fake, tmp_path)
+    agent = next(v for v in report.variants if v.name == "qwenkit-agent")
+    assert agent.matches is None and "(line" in (agent.modelfile_error or "")
+    problem = next(p for p in report.problems if str(path) in p.message)
+    assert "line" in problem.message and "fix that line" in problem.hint
+    assert not report.ok
+
+
 def test_missing_num_ctx_and_no_modelfile(fake, tmp_path):
     fake.add_local_model("qwenkit-chat", parameters={"temperature": 0.7})
     report = gather(fake, tmp_path / "nowhere")

@@ -9,11 +9,12 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from ..catalog import LONG_CTX
 from ..errors import VerificationError
 from ..setup import SetupOptions, Summary, run_setup
 from ..setup.hosts import run_hosts
 from ..variants import DEFAULT_VARIANTS
-from ._options import plan_options
+from ._options import host_option, plan_options, prefix_option
 from ._render import emit_json, json_option, report_error
 from ._setup_view import HumanView, JsonView
 
@@ -36,12 +37,10 @@ def split_names(_ctx: object, _param: object, values: tuple[str, ...]) -> tuple[
 @click.command()
 @click.option("--dry-run", is_flag=True, help="Probe, plan and write Modelfiles; no server.")
 @click.option("--yes", "-y", is_flag=True, help="Do not ask to confirm the plan.")
-@click.option(
-    "--host",
-    "hosts",
-    multiple=True,
-    help="Ollama URL (default: OLLAMA_HOST, then 127.0.0.1:11434); repeat it for several "
+@host_option(
+    "Ollama URL (default: OLLAMA_HOST, then 127.0.0.1:11434); repeat it for several "
     "hosts behind one Open WebUI (same variants and num_ctx on each).",
+    multiple=True,
 )
 @plan_options
 @click.option(
@@ -51,7 +50,7 @@ def split_names(_ctx: object, _param: object, values: tuple[str, ...]) -> tuple[
     help="Variants, comma-separated or repeated: chat, json, agent, long "
     "[default: chat,json,agent].",
 )
-@click.option("--prefix", default="qwenkit", show_default=True, help="Model name prefix.")
+@prefix_option()
 @click.option(
     "--out",
     "-o",
@@ -69,15 +68,16 @@ def split_names(_ctx: object, _param: object, values: tuple[str, ...]) -> tuple[
 )
 @click.option(
     "--stall-timeout",
-    type=click.FloatRange(min=0.1),
+    type=click.FloatRange(min=0.1, max=86400),
     default=120.0,
     show_default=True,
     help="Seconds without pull progress before the download is retried.",
 )
 @click.option(
     "--long-check",
-    type=click.IntRange(min=1000),
-    help="Also test the long variant with a pass key buried in about N tokens.",
+    type=click.IntRange(min=1000, max=LONG_CTX),
+    help="Also test the long variant with a pass key buried in about N tokens "
+    "(needs the long variant: --variants long or --ctx above 32768).",
 )
 @json_option
 def setup(
@@ -98,11 +98,9 @@ def setup(
     as_json: bool,
 ) -> None:
     """Probe, plan, pull, create and verify the Qwen variants."""
-
-    if not (dry_run or yes) and (as_json or not sys.stdin.isatty()):
+    if as_json and not (dry_run or yes):
         raise click.UsageError(
-            "setup changes the Ollama server and cannot ask for confirmation here "
-            "(--json or no terminal); pass --yes to proceed, or --dry-run to only plan"
+            "--json cannot ask for confirmation; pass --yes to proceed, or --dry-run to only plan"
         )
     options = SetupOptions(
         host=hosts[0] if hosts else None,
@@ -120,7 +118,8 @@ def setup(
         long_check=long_check,
     )
     view: Any = JsonView() if as_json else HumanView()
-    confirm = None if (yes or dry_run) else _ask
+    # without a terminal the server is still checked first (exit 3), then --yes is asked for
+    confirm = None if (yes or dry_run) else _ask if sys.stdin.isatty() else _cannot_ask
     failed: list[dict[str, Any]] = []
     current: str | None = None
     try:
@@ -168,6 +167,13 @@ def _verification_failed(failed: list[dict[str, Any]]) -> None:
 
 def _ask(plan: Plan) -> bool:
     return click.confirm("Proceed with this plan?", default=True)
+
+
+def _cannot_ask(plan: Plan) -> bool:
+    raise click.UsageError(
+        "setup changes the Ollama server and there is no terminal to confirm on; "
+        "pass --yes to proceed, or --dry-run to only plan"
+    )
 
 
 def _interrupted(as_json: bool, view: Any) -> None:

@@ -29,9 +29,16 @@ from ..errors import ModelNotFoundError, OllamaUnavailableError, QwenkitError
 from ..hardware import HardwareProfile, probe
 from ..modelfile import Modelfile
 from ..planner import Plan, plan, smaller_plan
-from ..variants import DEFAULT_VARIANTS, VARIANTS, get_variant, model_name, modelfile_filename
+from ..variants import (
+    DEFAULT_VARIANTS,
+    VARIANTS,
+    get_variant,
+    model_name,
+    modelfile_filename,
+    render_variant,
+)
 from . import pull as _pull
-from ._files import write_modelfile
+from ._files import Target, inspect_target, write_target
 from ._long import (
     LONG_KEY,
     build_long,
@@ -90,12 +97,26 @@ class SetupOptions:
 
 @dataclass(frozen=True)
 class _Variant:
-    """One variant as this run will create it."""
+    """One variant as this run will create it: from the plan, or from the user's edited file."""
 
     name: str
     variant: str
-    modelfile: Modelfile
-    path: Path
+    planned: Modelfile
+    target: Target
+
+    @property
+    def path(self) -> Path:
+        return self.target.path
+
+    @property
+    def modelfile(self) -> Modelfile:
+        """What the server gets: the user's edited file wins over the plan."""
+        return self.target.edited or self.planned
+
+    def expected(self, quantization: str) -> ExpectedModel:
+        """What the server must hold; an edited FROM makes the plan's quantization moot."""
+        same_base = self.modelfile.from_ == self.planned.from_
+        return expected_model(self.name, self.modelfile, quantization if same_base else None)
 
 
 # ---------------------------------------------------------------------------- the flow
@@ -125,12 +146,13 @@ def run_setup(
     chosen = _plan(profile, options)
     yield Planned(chosen.to_dict())
     yield from _host_notes(host)
+    variants = _variants(chosen, options)  # every write target checked before any pull
     if options.dry_run:
-        yield from _dry_run(chosen, options)
+        yield from _dry_run(chosen, variants, options)
         return
     owned = client is None
     api = client if client is not None else _connect(host)
-    run = _Run(api, host, profile, chosen, options, long_progress)
+    run = _Run(api, host, profile, chosen, options, variants, long_progress)
     try:
         yield from _run_online(run, confirm)
     finally:
@@ -147,12 +169,12 @@ class _Run:
     profile: HardwareProfile
     chosen: Plan
     options: SetupOptions
+    variants: list[_Variant]
     long_progress: StepProgress | None = None
 
 
-def _dry_run(chosen: Plan, options: SetupOptions) -> Iterator[Event]:
-    variants = _variants(chosen, options)
-    yield from _write_modelfiles(variants, options.force)
+def _dry_run(chosen: Plan, variants: list[_Variant], options: SetupOptions) -> Iterator[Event]:
+    yield from _write_modelfiles(variants)
     if wants_long(options.variants, chosen):
         yield Notice("the long variant is built on the server; --dry-run skips it", "note")
     yield _summary(chosen, variants, [], [], dry_run=True)
@@ -167,8 +189,8 @@ def _run_online(run: _Run, confirm: Callable[[Plan], bool] | None) -> Iterator[E
         yield Cancelled()
         return
     yield from _pull_base(run)
-    variants = _variants(run.chosen, run.options)
-    yield from _write_modelfiles(variants, run.options.force)
+    variants = run.variants
+    yield from _write_modelfiles(variants)
     for variant in variants:
         yield _create(run.api, variant, run.chosen)
     long = yield from _long(run)
@@ -259,34 +281,40 @@ def _pull_base(run: _Run) -> Iterator[_pull.PullEvent]:
 
 
 def _variants(chosen: Plan, options: SetupOptions) -> list[_Variant]:
-    """The library-tag variants; above 32K they keep 32K (Ollama would clamp them anyway)."""
+    """The library-tag variants; above 32K they keep 32K (Ollama would clamp them anyway).
+
+    Each Modelfile path is inspected here, before the confirmation and the pull.
+    """
     out: list[_Variant] = []
     for key in options.variants:
         if VARIANTS[key].from_gguf:
             continue  # the long variant is built by the long-context step
         name = model_name(key, prefix=options.prefix)
-        modelfile = VARIANTS[key].build(chosen.quantization, min(chosen.num_ctx, DEFAULT_CTX))
-        out.append(_Variant(name, key, modelfile, options.out / modelfile_filename(name)))
+        ctx = min(chosen.num_ctx, DEFAULT_CTX)
+        planned = VARIANTS[key].build(chosen.quantization, ctx)
+        text = render_variant(key, chosen.quantization, ctx, prefix=options.prefix)
+        path = options.out / modelfile_filename(name)
+        out.append(_Variant(name, key, planned, inspect_target(path, text, force=options.force)))
     return out
 
 
-def _write_modelfiles(variants: Sequence[_Variant], force: bool) -> Iterator[ModelfileWritten]:
+def _write_modelfiles(variants: Sequence[_Variant]) -> Iterator[ModelfileWritten | Notice]:
     for variant in variants:
-        header = (
-            f"{variant.name}: written by `qwenkit setup`; create it by hand with\n"
-            f"ollama create {variant.name} -f {variant.path.name}\n"
-            "Edits are kept: setup will not overwrite an edited file without --force."
-        )
-        text = variant.modelfile.render(header=header)
-        result = write_modelfile(variant.path, text, force=force)
+        result = write_target(variant.target)
         yield ModelfileWritten(variant.name, str(variant.path), result)
+        if result == "kept":
+            yield Notice(
+                f"{variant.path} has your edits: {variant.name} is created from it "
+                "(`qwenkit setup --force` puts the plan's version back)",
+                level="note",
+            )
 
 
 # ---------------------------------------------------------------------------- create
 
 
 def _create(api: Client, variant: _Variant, chosen: Plan) -> ModelCreated:
-    expected = expected_model(variant.name, variant.modelfile, chosen.quantization)
+    expected = variant.expected(chosen.quantization)
     try:
         shown = api.show(variant.name)
     except ModelNotFoundError:
@@ -308,7 +336,7 @@ def _create(api: Client, variant: _Variant, chosen: Plan) -> ModelCreated:
 def _verify(run: _Run, variants: Sequence[_Variant], long: ExpectedModel | None) -> Iterator[Check]:
     chosen = run.chosen
     by_key = {v.variant: v.name for v in variants}
-    expected = [expected_model(v.name, v.modelfile, chosen.quantization) for v in variants]
+    expected = [v.expected(chosen.quantization) for v in variants]
     yield from run_checks(
         run.api,
         expected,

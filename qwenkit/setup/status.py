@@ -19,7 +19,7 @@ from ..client import Client
 from ..errors import ModelNotFoundError, OllamaError, QwenkitError
 from ..hardware import LoadedModel
 from ..modelfile import Modelfile, parse_show_parameters
-from ..variants import modelfile_filename
+from ..variants import is_pristine, modelfile_filename
 from .server_env import default_context, default_context_note
 from .verify import ExpectedModel, expected_model, model_differences
 
@@ -39,6 +39,8 @@ class VariantState:
     modelfile: str | None = None
     matches: bool | None = None  # None: no local Modelfile to compare with
     differences: list[str] = field(default_factory=list)
+    edited: bool = False  # the Modelfile is the user's edit, not the file qwenkit wrote
+    modelfile_error: str | None = None  # the Modelfile cannot be read or Ollama would refuse it
 
 
 @dataclass(frozen=True)
@@ -127,23 +129,38 @@ def _variant_state(client: Client, name: str, modelfiles_dir: Path) -> VariantSt
         return VariantState(name, exists=False)
     params = parse_show_parameters(shown.parameters)
     num_ctx = params.get("num_ctx")
-    path, expected = _expected_from_file(name, modelfiles_dir)
-    if expected is None:
-        return VariantState(name, True, num_ctx, path)
-    differences = model_differences(shown, expected)
-    return VariantState(name, True, num_ctx, path, not differences, differences)
+    local = _read_modelfile(name, modelfiles_dir)
+    if local.expected is None:
+        return VariantState(name, True, num_ctx, local.path, modelfile_error=local.error)
+    differences = model_differences(shown, local.expected)
+    return VariantState(
+        name, True, num_ctx, local.path, not differences, differences, edited=local.edited
+    )
 
 
-def _expected_from_file(name: str, directory: Path) -> tuple[str | None, ExpectedModel | None]:
+@dataclass(frozen=True)
+class _LocalModelfile:
+    path: str | None = None
+    expected: ExpectedModel | None = None
+    edited: bool = False
+    error: str | None = None
+
+
+def _read_modelfile(name: str, directory: Path) -> _LocalModelfile:
+    """The Modelfile on disk, read as Ollama reads it (UTF-8, or UTF-16 with a BOM)."""
 
     path = directory / modelfile_filename(name)
-    if not path.is_file():
-        return None, None
     try:
-        modelfile = Modelfile.parse(path.read_text(encoding="utf-8"))
-    except QwenkitError:
-        return str(path), None
-    return str(path), expected_model(name, modelfile, None)
+        data = path.read_bytes()
+        modelfile = Modelfile.parse(data)
+    except (FileNotFoundError, IsADirectoryError):
+        return _LocalModelfile()
+    except OSError as exc:
+        return _LocalModelfile(str(path), error=f"cannot read it: {exc.strerror or exc}")
+    except QwenkitError as err:
+        return _LocalModelfile(str(path), error=str(err))
+    edited = not is_pristine(data.decode("utf-8", errors="replace"))
+    return _LocalModelfile(str(path), expected_model(name, modelfile, None), edited)
 
 
 def list_docker_containers() -> list[str] | None:
@@ -206,14 +223,29 @@ def _variant_rules(report: StatusReport) -> list[Pitfall]:
                     "recreate it with `qwenkit setup`",
                 )
             )
-        if v.matches is False:
+        if v.modelfile_error is not None:
             found.append(
                 Pitfall(
-                    f"{v.name} no longer matches {v.modelfile}: {'; '.join(v.differences)}",
-                    "rerun `qwenkit setup` to recreate it from the plan",
+                    f"{v.modelfile}: {v.modelfile_error}",
+                    "fix that line (Ollama reads the file the same way), or put the plan's "
+                    "version back with `qwenkit setup --force`",
                 )
             )
+        if v.matches is False:
+            found.append(_mismatch(v))
     return found
+
+
+def _mismatch(v: VariantState) -> Pitfall:
+    message = f"{v.name} no longer matches {v.modelfile}: {'; '.join(v.differences)}"
+    if v.edited:
+        return Pitfall(
+            message,
+            f"apply your edits with `qwenkit setup` (it creates {v.name} from the edited file) "
+            f"or `ollama create {v.name} -f {v.modelfile}`; `qwenkit setup --force` restores "
+            "the plan's version",
+        )
+    return Pitfall(message, "rerun `qwenkit setup` to recreate it from the plan")
 
 
 def _loaded_rules(report: StatusReport) -> list[Pitfall]:
