@@ -382,3 +382,11 @@ def test_the_repositorys_own_modelfiles_are_setups_own_files(fake, tmp_path):
     assert {e["result"] for e in of_kind(events(other_plan), "modelfile")} == {"replaced"}
     dry = qwenkit("setup", "--dry-run", "--json", cwd=tmp_path)
     assert dry.returncode == 0, dry.stderr
+
+
+def test_long_check_without_the_long_variant_is_a_usage_error(fake, tmp_path):
+    result = setup_json(fake, tmp_path, "--long-check", "2000")
+    assert result.returncode == 2
+    assert "--long-check tests the long variant" in result.stderr
+    assert "--variants long" in result.stderr
+    assert fake.requests_to("/api/pull") == []

@@ -25,7 +25,7 @@ from .._common.config import is_local_host, resolve_host
 from .._common.names import model_present
 from ..catalog import DEFAULT_CTX, quant_tag
 from ..client import Client
-from ..errors import ModelNotFoundError, OllamaUnavailableError, QwenkitError
+from ..errors import InvalidRequestError, ModelNotFoundError, OllamaUnavailableError, QwenkitError
 from ..hardware import HardwareProfile, probe
 from ..modelfile import Modelfile
 from ..planner import Plan, plan, smaller_plan
@@ -144,6 +144,11 @@ def run_setup(
         profile = probe(host=host, query_server=not options.dry_run)
     yield Probed(profile.to_dict())
     chosen = _plan(profile, options)
+    if options.long_check and not wants_long(options.variants, chosen):
+        raise InvalidRequestError(
+            "--long-check tests the long variant, which this run does not create",
+            hint="add --variants long (or --ctx above 32768), or leave --long-check out",
+        )
     yield Planned(chosen.to_dict())
     yield from _host_notes(host)
     variants = _variants(chosen, options)  # every write target checked before any pull
