@@ -107,6 +107,9 @@ class OllamaUnavailableError(OllamaError, ConnectionError):
         hint: str | None = None,
     ) -> None:
         where = f"nothing answered at {host}" + (f" ({detail})" if detail else "")
+        self.unresolved = _is_name_failure(detail)
+        if self.unresolved:  # a typo in the host, not a missing Ollama
+            hint = f"{host}: the host name does not resolve; check --host / OLLAMA_HOST"
         if server is None:  # Ollama, in the `ollama` client's words
             message = CONNECTION_ERROR_MESSAGE
             hint = hint or (
@@ -117,6 +120,25 @@ class OllamaUnavailableError(OllamaError, ConnectionError):
             message = f"cannot reach {server}: {where}"
         super().__init__(message, host=host, hint=hint)
         self.detail = detail
+
+
+#: How a failed DNS lookup reads in a connect error (glibc, musl, macOS, Windows).
+_NAME_FAILURES = (
+    "name or service not known",
+    "nodename nor servname",
+    "getaddrinfo failed",
+    "temporary failure in name resolution",
+    "no address associated",
+)
+
+
+def _is_name_failure(detail: str | None) -> bool:
+    """Whether a connect error's text is a failed DNS lookup.
+
+    >>> _is_name_failure("[Errno -2] Name or service not known"), _is_name_failure("refused")
+    (True, False)
+    """
+    return bool(detail) and any(w in (detail or "").lower() for w in _NAME_FAILURES)
 
 
 class OllamaTimeoutError(OllamaError):

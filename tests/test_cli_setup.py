@@ -336,7 +336,7 @@ def test_json_output_without_yes_is_refused_before_touching_anything(fake, tmp_p
 def test_without_a_terminal_the_server_is_checked_before_asking_for_yes(fake, tmp_path):
     nobody = qwenkit("setup", "--host", f"127.0.0.1:{free_port()}", cwd=tmp_path)
     assert nobody.returncode == 3, nobody.stderr  # README: exit 3 when no Ollama is reachable
-    assert "cannot reach Ollama" in nobody.stderr
+    assert "Failed to connect to Ollama" in nobody.stderr
     reached = qwenkit("setup", "--host", fake.url, cwd=tmp_path)
     assert reached.returncode == 2
     assert "no terminal to confirm on; pass --yes" in reached.stderr

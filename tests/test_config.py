@@ -36,9 +36,9 @@ def test_parse_host_follows_the_official_client_plus_loopback(value, expected):
 @pytest.mark.parametrize(
     ("value", "reason"),
     [
-        ("localhost:99999", "port must be a number from 1 to 65535"),
-        ("http://127.0.0.1:99999", "port must be a number from 1 to 65535"),
-        ("127.0.0.1:0", "port must be a number from 1 to 65535"),
+        ("localhost:99999", "port must be a number from 0 to 65535"),
+        ("http://127.0.0.1:99999", "port must be a number from 0 to 65535"),
+        ("127.0.0.1:-1", "port must be a number from 0 to 65535"),
         ("127.0.0.1:http", "port must be a number"),
         ("127.0.0.1:", "':' without a port"),
         (":::", "not an IPv6 address"),

@@ -139,8 +139,9 @@ def _split_hostport(hostport: str, bad: Callable[[str], InvalidRequestError]) ->
 
 
 def _port(text: str, bad: Callable[[str], InvalidRequestError]) -> int:
-    if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= 65535:
-        raise bad(f"the port must be a number from 1 to 65535, not {_shorten(text)!r}")
+    # 0-65535 as Ollama's envconfig reads it (0 dials nothing: "cannot reach", exit 3)
+    if not (text.isascii() and text.isdigit()) or not 0 <= int(text) <= 65535:
+        raise bad(f"the port must be a number from 0 to 65535, not {_shorten(text)!r}")
     return int(text)
 
 

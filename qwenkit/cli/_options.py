@@ -8,6 +8,7 @@ in the library (`_common.config.parse_host`, `_common.names.check_model_name`,
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -19,6 +20,17 @@ from ..catalog import LONG_CTX, MIN_NUM_CTX, QUANTS_TEXT, quant_tag
 from ..errors import InvalidRequestError
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+class FiniteRange(click.FloatRange):
+    """`click.FloatRange` that also refuses `nan` (which slips past every bound) and `inf`."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number.", param, ctx)
+        return number
+
 
 HOST_HELP = "Ollama URL [default: OLLAMA_HOST, then 127.0.0.1:11434]."
 CTX_RANGE = click.IntRange(MIN_NUM_CTX, LONG_CTX)

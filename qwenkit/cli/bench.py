@@ -14,6 +14,7 @@ from typing import Any
 import click
 
 from ..errors import QwenkitError
+from ._options import FiniteRange
 from ._render import emit_json, json_option
 
 
@@ -38,10 +39,18 @@ def writable(path: Path | None, option: str) -> Path | None:
     """Refuse a path we could not write after the run: a folder, or a missing folder."""
     if path is None:
         return None
-    if path.is_dir():
-        raise QwenkitError(f"{option} {path} is a folder", hint="give a file name")
-    if not path.parent.is_dir():
-        raise QwenkitError(f"{option}: folder {path.parent} does not exist")
+    try:
+        if path.is_dir():
+            raise QwenkitError(f"{option} {path} is a folder", hint="give a file name")
+        if not path.parent.is_dir():
+            raise QwenkitError(
+                f"{option}: folder {path.parent} does not exist",
+                hint="create it, or write elsewhere",
+            )
+    except OSError as exc:  # a name too long for the file system, say
+        raise QwenkitError(
+            f"{option}: cannot use {path}: {exc.strerror or exc}", hint="give a shorter file name"
+        ) from exc
     return path
 
 
@@ -90,14 +99,14 @@ _PATH = click.Path(path_type=Path)
 @click.option("--prompt-tokens", type=click.IntRange(1, 1_000_000), default=256, show_default=True)
 @click.option("--output-tokens", type=click.IntRange(1, 1_000_000), default=128, show_default=True)
 @click.option("--requests", type=click.IntRange(1, 100_000), help="Requests per level [2x, >= 4].")
-@click.option("--duration", type=click.FloatRange(0, 86400, min_open=True), default=20.0,
+@click.option("--duration", type=FiniteRange(0, 86400, min_open=True), default=20.0,
               show_default=True, help="Seconds per level; then no new request.")  # fmt: skip
 @click.option("--long", "long_tokens", type=click.IntRange(1, 1_000_000),
               help="Also time the prefill of one prompt of about N tokens.")  # fmt: skip
-@click.option("--bandwidth", type=click.FloatRange(0, 1e6, min_open=True), help="GB/s override.")
-@click.option("--target-ttft", type=click.FloatRange(0, 3600, min_open=True), default=1.0,
+@click.option("--bandwidth", type=FiniteRange(0, 1e6, min_open=True), help="GB/s override.")
+@click.option("--target-ttft", type=FiniteRange(0, 3600, min_open=True), default=1.0,
               show_default=True, help="Capacity target: first token within S seconds.")  # fmt: skip
-@click.option("--target-speed", type=click.FloatRange(0, 1e6, min_open=True), default=10.0,
+@click.option("--target-speed", type=FiniteRange(0, 1e6, min_open=True), default=10.0,
               show_default=True, help="Capacity target: tokens/s per request.")  # fmt: skip
 @click.option("--cold", is_flag=True, help="Unload the model first, to time a cold load.")
 @click.option("--seed", type=click.IntRange(0, 2**31), default=0, help="Prompt seed.")

@@ -11,6 +11,7 @@ import click
 from .._common.units import format_bytes
 from ..catalog import GiB
 from ..hardware import probe as probe_hardware
+from ._options import FiniteRange
 from ._render import emit_json, json_option
 
 if TYPE_CHECKING:
@@ -45,13 +46,11 @@ def deploy() -> None:
 @click.option(
     "--gpu-memory-utilization",
     "utilization",
-    type=click.FloatRange(0.05, 1.0),
+    type=FiniteRange(0.05, 1.0),
     help="Share of each GPU vLLM may take (0.90, less when the GPU is busy).",
 )
-@click.option(
-    "--vram", type=click.FloatRange(1, 4096), help="Plan for GPUs with this many GiB instead."
-)
-@click.option("--compute-capability", "compute", type=click.FloatRange(3.0, 20.0), help="e.g. 8.9.")
+@click.option("--vram", type=FiniteRange(1, 4096), help="Plan for GPUs with this many GiB instead.")
+@click.option("--compute-capability", "compute", type=FiniteRange(3.0, 20.0), help="e.g. 8.9.")
 @click.option(
     "--min-seqs",
     "min_sequences",

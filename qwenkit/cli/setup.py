@@ -14,7 +14,7 @@ from ..errors import VerificationError
 from ..setup import SetupOptions, Summary, run_setup
 from ..setup.hosts import run_hosts
 from ..variants import DEFAULT_VARIANTS
-from ._options import host_option, plan_options, prefix_option
+from ._options import FiniteRange, host_option, plan_options, prefix_option
 from ._render import emit_json, json_option, report_error
 from ._setup_view import HumanView, JsonView
 
@@ -68,7 +68,7 @@ def split_names(_ctx: object, _param: object, values: tuple[str, ...]) -> tuple[
 )
 @click.option(
     "--stall-timeout",
-    type=click.FloatRange(min=0.1, max=86400),
+    type=FiniteRange(min=0.1, max=86400),
     default=120.0,
     show_default=True,
     help="Seconds without pull progress before the download is retried.",

@@ -9,13 +9,20 @@ import click
 from .._common.units import format_bytes
 from ..longctx.yarn import extend_context as extend
 from ..longctx.yarn import read_context_info
+from ._options import FiniteRange
 from ._render import ProgressBar, emit_json, json_option
 
 
 @click.command("extend-context")
 @click.argument("src", type=click.Path(dir_okay=False, path_type=Path))
 @click.argument("dst", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--factor", type=float, default=4.0, show_default=True, help="YaRN scaling factor.")
+@click.option(
+    "--factor",
+    type=FiniteRange(1, 64, min_open=True),
+    default=4.0,
+    show_default=True,
+    help="YaRN scaling factor.",
+)
 @click.option(
     "--original-context",
     type=int,

@@ -255,6 +255,8 @@ def _server_version(api: Client, host: str) -> str:
     try:
         return str(api.version())
     except OllamaUnavailableError as err:
+        if err.unresolved:
+            raise
         err.hint = (
             f"nothing answered at {host}: "
             "install Ollama from https://ollama.com/download and start it (`ollama serve`, "

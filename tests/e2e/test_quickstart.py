@@ -70,4 +70,4 @@ def test_the_quick_start_without_ollama_exits_3(clone: Path) -> None:
     child.expect(pexpect.EOF)
     child.close()
     assert child.exitstatus == 3, child.before
-    assert "cannot reach Ollama" in (child.before or "")
+    assert "Failed to connect to Ollama" in (child.before or "")
