@@ -28,9 +28,9 @@ EXIT_UNREACHABLE = 3
 def openai_base(url: str) -> str:
     """The `--openai` URL as an API base (`/v1` added when no path is given).
 
-    >>> openai_base("localhost:8000")
+    >>> openai_base("localhost:8000")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
-    qwenkit.errors.QwenkitError: --openai needs an http:// or https:// URL, got 'localhost:8000'
+    qwenkit.errors.InvalidRequestError: --openai needs an http:// or https:// URL, got ...
     """
     return parse_openai_base(url, what="--openai")
 
