@@ -15,6 +15,7 @@ in an empty working directory with no Ollama listening, and must end in:
 from __future__ import annotations
 
 import socket
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -43,6 +44,8 @@ MALFORMED_URLS = [
     "http://127.0.0.1:11434?x=1",
 ]
 
+#: Every option that takes a value gets each of these (malformed URLs beyond the first three
+#: are fed to the URL options only, in `test_a_malformed_url_is_a_usage_error_everywhere`).
 HOSTILE = [
     "",
     "   ",
@@ -50,10 +53,7 @@ HOSTILE = [
     "x" * 5000,
     "-1",
     "0",
-    "-99999999999999999999",
     "99999999999999999999",
-    "1.5",
-    "inf",
     "nan",
     "ünïcødé ☃ 模型",
     "a\tb\x1b[31mred",
@@ -61,7 +61,7 @@ HOSTILE = [
     "garbage",
     "/nonexistent/qwenkit/path",
     "{directory}",
-    *MALFORMED_URLS,
+    *MALFORMED_URLS[:3],
 ]
 
 
@@ -151,10 +151,11 @@ def outside(tmp_path_factory):
 
 
 @pytest.fixture
-def sandbox(tmp_path, monkeypatch, outside):
+def sandbox(monkeypatch, outside):
     """An empty working directory and home, the `outside` files, no server."""
     root, port = outside
-    work, home = tmp_path / "work", tmp_path / "home"
+    base = Path(tempfile.mkdtemp(dir=root))  # cheaper than a tmp_path per case
+    work, home = base / "work", base / "home"
     for d in (work, home):
         d.mkdir()
     monkeypatch.chdir(work)
