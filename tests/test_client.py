@@ -17,6 +17,7 @@ import qwenkit
 from qwenkit import Client
 from qwenkit.errors import ModelNotFoundError, ProtocolError, ResponseError
 from qwenkit.types import InvalidRequestError, ProgressResponse
+from tests.live.scenario import load as real
 
 BASE = "http://127.0.0.1:11434"
 SHA = "sha256:" + "ab" * 32
@@ -58,74 +59,36 @@ def test_version_from_something_else_is_a_protocol_error(api, client) -> None:
 
 
 def test_list(api, client) -> None:
-    api.get("/api/tags").respond(
-        json={
-            "models": [
-                {
-                    "name": "qwen2.5:7b-instruct",
-                    "model": "qwen2.5:7b-instruct",
-                    "size": 4683087332,
-                    "digest": "845dbda0ea48",
-                    "modified_at": "2026-08-21T10:00:00Z",
-                    "details": {"family": "qwen2", "quantization_level": "Q4_K_M"},
-                    "capabilities": ["completion", "tools"],
-                }
-            ]
-        }
-    )
-    (model,) = client.list().models
-    assert (model.name, model.size, model.details.quantization_level) == (
-        "qwen2.5:7b-instruct",
-        4683087332,
-        "Q4_K_M",
-    )
-    assert model.capabilities == ["completion", "tools"]  # unknown fields kept, not dropped
+    api.get("/api/tags").respond(json=real("tags")["json"])  # what Ollama 0.32.15 sent
+    model = next(m for m in client.list().models if m.name == "scn-tiny:latest")
+    assert model.size > 0 and model.details is not None
+    assert (model.details.family, model.details.context_length) == ("qwen2", 32768)
+    assert model.capabilities == ["completion"]
 
 
 def test_show(api, client) -> None:
-    route = api.post("/api/show").respond(
-        json={
-            "modelfile": "FROM x",
-            "parameters": 'stop                           "<|im_end|>"',
-            "template": "{{ .Prompt }}",
-            "details": {"family": "qwen2"},
-            "model_info": {"qwen2.context_length": 32768, "general.architecture": "qwen2"},
-            "capabilities": ["completion", "tools"],
-            "modified_at": "2026-08-21T10:00:00Z",
-        }
-    )
-    shown = client.show("qwen2.5:7b-instruct")
-    assert sent(route) == {"model": "qwen2.5:7b-instruct"}
+    route = api.post("/api/show").respond(json=real("show")["json"])
+    shown = client.show("scn-tiny")
+    assert sent(route) == {"model": "scn-tiny"}
     assert shown.model_info["qwen2.context_length"] == 32768
-    assert shown.capabilities == ["completion", "tools"]
+    assert shown.model_info["tokenizer.ggml.tokens"] is None  # null unless verbose
+    assert shown.capabilities == ["completion"] and shown.tensors
     assert shown.system is None and shown.messages == []
 
 
 def test_show_missing_model(api, client) -> None:
-    api.post("/api/show").respond(404, json={"error": "model 'nope' not found"})
-    with pytest.raises(ModelNotFoundError) as info:
-        client.show("nope")
-    assert info.value.model == "nope" and info.value.status_code == 404
+    missing = real("show_missing")
+    api.post("/api/show").respond(missing["status"], json=missing["json"])
+    with pytest.raises(ModelNotFoundError, match="qwenkit-no-such-model:latest") as info:
+        client.show("qwenkit-no-such-model")
+    assert info.value.model == "qwenkit-no-such-model" and info.value.status_code == 404
 
 
 def test_ps(api, client) -> None:
-    api.get("/api/ps").respond(
-        json={
-            "models": [
-                {
-                    "name": "qwenkit-chat:latest",
-                    "model": "qwenkit-chat:latest",
-                    "size": 6_000_000_000,
-                    "size_vram": 5_000_000_000,
-                    "context_length": 32768,
-                    "expires_at": "2026-08-21T10:05:00Z",
-                    "digest": "abc",
-                }
-            ]
-        }
-    )
-    (running,) = client.ps().models
-    assert running.context_length == 32768 and running.size_vram < running.size
+    api.get("/api/ps").respond(json=real("ps")["json"])
+    running = next(m for m in client.ps().models if m.name == "scn-tiny:latest")
+    assert running.context_length == 4096  # 0.32's default below ~23 GiB of VRAM
+    assert running.size_vram <= running.size and running.expires_at
 
 
 def test_delete_and_copy(api, client) -> None:
@@ -138,10 +101,11 @@ def test_delete_and_copy(api, client) -> None:
 
 
 def test_copy_missing_source(api, client) -> None:
-    api.post("/api/copy").respond(404, json={"error": 'model "a" not found'})
-    with pytest.raises(ModelNotFoundError) as info:
-        client.copy("a", "b")
-    assert info.value.model == "a"
+    missing = real("copy_missing")
+    api.post("/api/copy").respond(missing["status"], json=missing["json"])
+    with pytest.raises(ModelNotFoundError, match='model "qwenkit-no-such-model" not found') as info:
+        client.copy("qwenkit-no-such-model", "b")
+    assert info.value.model == "qwenkit-no-such-model"
 
 
 PULL_LINES = [
