@@ -30,6 +30,7 @@ from tests.live.tiny_gguf import tiny_qwen2
 
 LIVE_ENV = "QWENKIT_LIVE_OLLAMA"
 BASE_TAG = "qwen2.5:7b-instruct-q4_K_M"
+REAL_MODEL_BYTES = 100 << 20  # the tiny seed weighs about half a megabyte
 
 
 @dataclass(frozen=True)
@@ -73,9 +74,12 @@ def live_host() -> str:
         pytest.skip(f"{LIVE_ENV} is not set")
     url = _require_loopback(url)
     try:
-        httpx.get(f"{url}/api/version", timeout=5).raise_for_status()
+        models = httpx.get(f"{url}/api/tags", timeout=5).raise_for_status().json()["models"]
     except httpx.HTTPError as exc:
         pytest.fail(f"{LIVE_ENV}={url} does not answer: {exc}")
+    if any(m["name"] == BASE_TAG and m["size"] > REAL_MODEL_BYTES for m in models):
+        pytest.exit(f"{url} holds a real {BASE_TAG}, which the live suite would replace with a "
+                    "tiny seed: run it against an Ollama of its own", returncode=4)  # fmt: skip
     return url
 
 
