@@ -1,4 +1,5 @@
-"""Small helpers every layer may use: host settings, files, the parameter table.
+"""Small helpers every layer may use: host settings, files, the parameter table, images as
+base64, modules imported on first use.
 
 Nothing here imports another qwenkit package except `qwenkit.errors`.
 """

@@ -136,7 +136,7 @@ def as_dict(value: Mapping[str, Any] | BaseModel) -> dict[str, Any]:
 
 def as_messages(messages: Sequence[MessageLike] | None) -> list[dict[str, Any]]:
     """Messages as plain dicts; accepts dicts, `qwenkit.types.Message` and `ollama.Message`,
-    with images given in any form `qwenkit.client._images` takes, sent as base64."""
+    with images in any form `qwenkit._common.images` takes, sent as base64."""
     return [as_message(m) for m in messages or ()]
 
 
