@@ -28,6 +28,8 @@ def mock_pairing(
     base_urls: tuple[str, ...] = ("http://host.docker.internal:11434",),
     preset_ctx: int | None = 16384,
     ollama_up: bool = True,
+    preset_name: str = "qwenkit Chat (16K)",
+    proxied_ctx: int = 16384,
 ) -> dict[str, Any]:
     """Open WebUI + Ollama with one created variant (chat, num_ctx 16384)."""
     seen: dict[str, Any] = {}
@@ -48,7 +50,7 @@ def mock_pairing(
     router.get(f"{URL}/api/models").mock(
         return_value=httpx.Response(200, json={"data": [{"id": "qwenkit-chat:latest"}]})
     )
-    preset = {"id": "qwenkit-chat:latest", "params": {"num_ctx": preset_ctx}}
+    preset = {"id": "qwenkit-chat:latest", "name": preset_name, "params": {"num_ctx": preset_ctx}}
     router.get(f"{URL}/api/v1/models/model").mock(
         return_value=httpx.Response(200, json=preset) if preset_ctx else httpx.Response(404)
     )
@@ -69,7 +71,31 @@ def mock_pairing(
         router.post(f"{OLLAMA}/api/show").mock(side_effect=show)
     else:
         router.post(f"{OLLAMA}/api/show").mock(side_effect=httpx.ConnectError("down"))
+    if ollama_status == 200:  # Open WebUI's /ollama/ proxy of the same Ollama
+        tags = {"models": [{"name": "qwenkit-chat:latest", "model": "qwenkit-chat:latest"}]}
+        router.get(f"{URL}/ollama/api/tags").mock(return_value=httpx.Response(200, json=tags))
+        proxied = {"parameters": f"num_ctx {proxied_ctx}", "system": "S"}
+        router.post(f"{URL}/ollama/api/show").mock(return_value=httpx.Response(200, json=proxied))
     return seen
+
+
+def test_check_reads_the_ollama_open_webui_uses_and_flags_a_preset_that_disagrees() -> None:
+    """The issue's scenario: setup on another host planned 8192; a sync that read the default
+    Ollama wrote "(32K)" / 32768. The check compares with what Open WebUI's Ollama runs."""
+    with respx.mock(assert_all_called=False) as router:
+        mock_pairing(router, preset_ctx=32768, preset_name="qwenkit Chat (32K)", proxied_ctx=8192)
+        report = check_webui(URL, host=OLLAMA, variants=["chat"], chat=False)
+    failed = {c.name: c for c in report.failures}
+    assert "preset num_ctx 32768 ≠ Modelfile num_ctx 8192" in failed["num_ctx chat"].detail
+    assert "qwenkit webui sync" in (failed["num_ctx chat"].fix or "")
+
+
+def test_check_flags_a_display_name_that_disagrees_with_the_model() -> None:
+    with respx.mock(assert_all_called=False) as router:
+        mock_pairing(router, preset_ctx=8192, preset_name="qwenkit Chat (32K)", proxied_ctx=8192)
+        report = check_webui(URL, host=OLLAMA, variants=["chat"], chat=False)
+    failed = {c.name: c for c in report.failures}
+    assert "says 32K, but the model runs at num_ctx 8192" in failed["num_ctx chat"].detail
 
 
 def test_check_all_good_and_chats_with_the_variant() -> None:
@@ -185,7 +211,7 @@ def test_cli_sync_never_prints_the_token(monkeypatch: pytest.MonkeyPatch) -> Non
             cli, ["webui", "sync", "--url", URL, "--host", OLLAMA, "--variants", "chat,json"]
         )
     assert result.exit_code == 0, result.output
-    assert create.call_count == 2
+    assert create.call_count == 1  # json is not in Ollama: no preset with a guessed num_ctx
     assert create.calls[0].request.headers["Authorization"] == f"Bearer {SECRET}"
     assert "created" in result.stdout and "num_ctx=16384" in result.stdout
     assert SECRET not in result.output

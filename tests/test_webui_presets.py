@@ -47,17 +47,17 @@ def test_ctx_flag_loses_to_ollama_with_a_warning() -> None:
     assert len(warnings) == 1 and "4096" in warnings[0] and "8192" in warnings[0]
 
 
-def test_without_ollama_uses_ctx_then_variant_default() -> None:
-    assert build_spec("json", ctx=12288).num_ctx == 12288
-    default = build_spec("json")
-    assert default.num_ctx == VARIANTS["json"].build("q4_K_M", 32768).parameters["num_ctx"]
-    assert default.system == VARIANTS["json"].build("q4_K_M", 32768).system
+def test_without_ollama_only_an_explicit_ctx_is_written_never_a_guess() -> None:
+    spec = build_spec("json", ctx=12288)
+    assert spec is not None and spec.num_ctx == 12288
+    assert spec.system == VARIANTS["json"].build("q4_K_M", 12288).system
+    assert build_spec("json") is None
 
 
-def test_model_without_num_ctx_is_warned_about() -> None:
+def test_model_without_num_ctx_is_warned_about_and_gets_no_guessed_preset() -> None:
     warnings: list[str] = []
-    build_spec("chat", ollama=ModelSettings("m", None, None), warnings=warnings)
-    assert warnings and "no num_ctx" in warnings[0]
+    assert build_spec("chat", ollama=ModelSettings("m", None, None), warnings=warnings) is None
+    assert warnings and "no num_ctx" in warnings[0] and "--ctx" in warnings[0]
 
 
 def test_differences_ignore_user_extras_but_catch_ours() -> None:
@@ -195,9 +195,9 @@ def test_plan_presets_reads_ollama_and_includes_created_extras() -> None:
         router.post(f"{OLLAMA}/api/show").mock(side_effect=show)
         specs, warnings = plan_presets(None, host=OLLAMA)
     by_variant = {s.variant: s for s in specs}
-    assert list(by_variant) == ["chat", "json", "agent", "long"]  # long exists, so it joins
+    assert list(by_variant) == ["chat", "json", "long"]  # long exists, so it joins
     assert by_variant["chat"].num_ctx == 24576 and by_variant["chat"].system == "From Ollama."
-    assert any("qwenkit-agent:latest is not in Ollama" in w for w in warnings)
+    assert any("qwenkit-agent:latest is not in Ollama" in w for w in warnings)  # and skipped
 
 
 def test_plan_presets_with_ollama_down_warns_and_uses_ctx() -> None:
@@ -206,6 +206,57 @@ def test_plan_presets_with_ollama_down_warns_and_uses_ctx() -> None:
         specs, warnings = plan_presets(["chat"], host=OLLAMA, ctx=8192)
     assert [s.num_ctx for s in specs] == [8192]
     assert warnings and "did not answer" in warnings[0]
+
+
+def test_plan_presets_with_no_ollama_and_no_ctx_stops_before_writing() -> None:
+    with respx.mock() as router:
+        router.post(f"{OLLAMA}/api/show").mock(side_effect=httpx.ConnectError("down"))
+        with pytest.raises(WebUIError, match="cannot read the models' num_ctx") as info:
+            plan_presets(["chat"], host=OLLAMA)
+    assert "--host" in (info.value.hint or "") and "--ctx" in (info.value.hint or "")
+    with pytest.raises(WebUIError, match="give --host"):
+        plan_presets(["chat"], host=None)
+
+
+def _proxied_ollama(router: respx.MockRouter, num_ctx: int, *, up: bool = True) -> None:
+    """Open WebUI's /ollama/ proxy in front of an Ollama holding qwenkit-chat (or down)."""
+    base = f"{URL}/ollama"
+    if not up:
+        router.get(f"{base}/api/version").mock(
+            return_value=httpx.Response(500, json={"detail": "WebUI could not connect to Ollama"})
+        )
+        return
+    router.get(f"{base}/api/version").mock(
+        return_value=httpx.Response(200, json={"version": "0.32.15"})
+    )
+    tags = {"models": [{"name": "qwenkit-chat:latest", "model": "qwenkit-chat:latest"}]}
+    router.get(f"{base}/api/tags").mock(return_value=httpx.Response(200, json=tags))
+    router.post(f"{base}/api/show").mock(return_value=httpx.Response(200, json=_show(num_ctx)))
+
+
+def test_plan_presets_reads_the_ollama_open_webui_uses_before_host() -> None:
+    with respx.mock(assert_all_called=False) as router:
+        _proxied_ollama(router, 8192)
+        wrong = router.post(f"{OLLAMA}/api/show").mock(
+            return_value=httpx.Response(200, json=_show(32768))
+        )
+        with OpenWebUI(URL, token=SECRET) as webui:
+            specs, _ = plan_presets(["chat"], host=OLLAMA, webui=webui)
+        sent = [c.request for c in router.calls if "/ollama/" in str(c.request.url)]
+    assert [s.num_ctx for s in specs] == [8192] and "8K" in specs[0].name
+    assert not wrong.called
+    assert all(r.headers["authorization"] == f"Bearer {SECRET}" for r in sent)
+
+
+def test_plan_presets_falls_back_to_host_when_open_webui_cannot_reach_ollama() -> None:
+    with respx.mock() as router:
+        _proxied_ollama(router, 8192, up=False)
+        router.post(f"{OLLAMA}/api/show").mock(return_value=httpx.Response(200, json=_show(16384)))
+        with OpenWebUI(URL, token=SECRET) as webui:
+            specs, _ = plan_presets(["chat"], host=OLLAMA, webui=webui)
+            assert [s.num_ctx for s in specs] == [16384]
+            with pytest.raises(WebUIError, match="Open WebUI's Ollama connection"):
+                plan_presets(["chat"], host=None, webui=webui)
 
 
 def test_unknown_variant_is_refused() -> None:

@@ -6,6 +6,7 @@ prints them, and `--password` is prompted (hidden) when `--email` is given witho
 
 from __future__ import annotations
 
+import os
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -173,7 +174,7 @@ def _print_notes(notes: dict[str, object], *, err: bool) -> None:
     callback=split_names,
     help="Variants to sync, comma-separated or repeated (default: all created).",
 )
-@ctx_option("num_ctx if Ollama is not reachable.")
+@ctx_option("num_ctx to write when no Ollama can be read (else the models' own value is written).")
 @OPT_HOSTS
 @json_option
 def sync(
@@ -189,12 +190,22 @@ def sync(
 ) -> None:
     """Create or update one Open WebUI preset per qwenkit variant (idempotent)."""
 
-    urls = resolve_hosts(hosts) if hosts else [resolve_host(None)]
-    specs, warnings = plan_presets(variant_names or None, host=urls[0], prefix=prefix, ctx=ctx)
-    if len(urls) > 1:  # a preset's num_ctx goes to every host: they must agree
-        warnings += hosts_disagree(urls, [spec.id for spec in specs])
+    # the Ollama Open WebUI uses is read through it; --host (or OLLAMA_HOST) is the fallback,
+    # never the bare default address: a num_ctx read from the wrong server is a guess
+    urls = resolve_hosts(hosts) if hosts else []
+    if not urls and os.environ.get("OLLAMA_HOST", "").strip():
+        urls = [resolve_host(None)]
     with OpenWebUI(url) as client:
         client.authenticate(token=token, email=email, password=_password(email, password))
+        specs, warnings = plan_presets(
+            variant_names or None,
+            host=urls[0] if urls else None,
+            prefix=prefix,
+            ctx=ctx,
+            webui=client,
+        )
+        if len(urls) > 1:  # a preset's num_ctx goes to every host: they must agree
+            warnings += hosts_disagree(urls, [spec.id for spec in specs])
         result = sync_presets(client, specs)
     result.warnings[:0] = warnings
     if as_json:

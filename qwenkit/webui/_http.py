@@ -52,9 +52,8 @@ class OpenWebUI:
 
     def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         """Send one request; connection problems become `WebUIError`, statuses are returned."""
-        headers = {"Authorization": f"Bearer {self._token}"} if self._token else {}
         try:
-            return self._http.request(method, path, headers=headers, **kwargs)
+            return self._http.request(method, path, headers=self.auth_header(), **kwargs)
         except httpx.TimeoutException as exc:
             raise WebUIError(
                 f"Open WebUI at {self.url} timed out on {path}",
@@ -65,6 +64,10 @@ class OpenWebUI:
                 f"cannot reach Open WebUI at {self.url} ({type(exc).__name__})",
                 hint="is it running? check the URL and port (the Docker default is 3000)",
             ) from exc
+
+    def auth_header(self) -> dict[str, str]:
+        """The bearer header every route needs (also for its `/ollama/` proxy); never logged."""
+        return {"Authorization": f"Bearer {self._token}"} if self._token else {}
 
     def json(self, method: str, path: str, **kwargs: Any) -> Any:
         """Like `request`, but a non-2xx status is a `WebUIError` and the body is parsed."""

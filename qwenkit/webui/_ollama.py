@@ -13,9 +13,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .._common.names import full_name
 from ..client import Client
 from ..errors import (
     ModelNotFoundError,
+    OllamaError,
     OllamaTimeoutError,
     OllamaUnavailableError,
     ProtocolError,
@@ -26,6 +28,7 @@ from ..modelfile import parse_show_parameters
 
 if TYPE_CHECKING:
     from ..types import ShowResponse
+    from ._http import OpenWebUI
 
 
 @dataclass(frozen=True)
@@ -66,6 +69,29 @@ def read_models(
         raise OllamaUnavailableError(host, detail=str(exc)) from exc
     except ResponseError as exc:
         raise WebUIError(f"Ollama answered HTTP {exc.status_code}: {exc.message}") from exc
+    return found
+
+
+def read_models_through_webui(
+    webui: OpenWebUI, names: list[str], *, timeout: float = 10.0
+) -> dict[str, ModelSettings | None]:
+    """Like `read_models`, from the Ollama Open WebUI is connected to: its `/ollama/` proxy.
+
+    That is the server Open WebUI's chats go to, whatever `--host` or `OLLAMA_HOST` say.
+    `/ollama/api/version` answers 500 when Open WebUI cannot reach its Ollama; a model it does
+    not list is answered 400 by `/ollama/api/show`, so `/api/tags` is read first.
+    """
+    base = f"{webui.url}/ollama"
+    found: dict[str, ModelSettings | None] = {}
+    try:
+        with Client(base, timeout=timeout, headers=webui.auth_header()) as ollama:
+            ollama.version()
+            listed = {full_name(m.model or m.name or "") for m in ollama.list().models}
+            for name in names:
+                show = ollama.show(name) if full_name(name) in listed else None
+                found[name] = settings_from_show(name, show) if show is not None else None
+    except OllamaError as exc:
+        raise OllamaUnavailableError(base, detail=str(exc)) from exc
     return found
 
 

@@ -7,6 +7,7 @@ WebUI that does not answer gives a report with a failing check, not an exception
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import urllib.parse
@@ -18,7 +19,7 @@ from .._common.names import full_name
 from ..errors import OllamaUnavailableError, WebUIError
 from ..variants import DEFAULT_VARIANTS, model_name
 from ._http import OpenWebUI, detail_text
-from ._ollama import ModelSettings, local_listen_addresses, read_models
+from ._ollama import ModelSettings, local_listen_addresses, read_models, read_models_through_webui
 from .compose import DEFAULT_BRIDGE
 from .diagnose import ModelFacts, WebUIFacts, WebUIReport, diagnose
 
@@ -110,6 +111,9 @@ def _observe(
     """The authenticated part: connection, saved URLs, model list, presets, a test chat."""
     response = webui.request("GET", "/ollama/api/version")
     status, detail = response.status_code, detail_text(response)
+    if status == 200:  # the Ollama Open WebUI uses wins over the one qwenkit was pointed at
+        with contextlib.suppress(OllamaUnavailableError):
+            ollama = read_models_through_webui(webui, list(names.values()))
     base_urls = _base_urls(webui)
     listed: tuple[str, ...] = ()
     if status == 200:
@@ -142,13 +146,15 @@ def _model_facts(
     listed: tuple[str, ...],
 ) -> ModelFacts:
     settings = ollama.get(name) if ollama is not None else None
+    preset = _read_preset(webui, name)
     return ModelFacts(
         variant=variant,
         model=name,
         in_ollama=None if ollama is None else settings is not None,
         modelfile_num_ctx=settings.num_ctx if settings else None,
         listed=name in listed,
-        preset_num_ctx=_preset_ctx(_read_preset(webui, name)),
+        preset_num_ctx=_preset_ctx(preset),
+        preset_name=str(preset["name"]) if preset and preset.get("name") else None,
     )
 
 

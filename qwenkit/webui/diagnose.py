@@ -14,6 +14,7 @@ has its own function so each is tested alone:
 from __future__ import annotations
 
 import ipaddress
+import re
 import urllib.parse
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -46,6 +47,7 @@ class ModelFacts:
     preset_num_ctx: int | None = None  # None: no preset, or no num_ctx in it
     chat_status: int | None = None  # HTTP status of the test chat; None: not tried
     chat_detail: str = ""
+    preset_name: str | None = None  # the display name, e.g. "qwenkit Chat (32K)"
 
 
 @dataclass(frozen=True)
@@ -280,7 +282,26 @@ def check_context(model: ModelFacts) -> Check | None:
         )
     if baked is None:
         return None
+    shown = name_context(model.preset_name)
+    if shown is not None and shown != baked:
+        return Check(
+            name,
+            False,
+            f"preset name {model.preset_name!r} says {shown // 1024}K, but the model runs at "
+            f"num_ctx {baked}",
+            "run `qwenkit webui sync` (names the preset after the model's num_ctx)",
+        )
     return Check(name, True, f"num_ctx {baked}" + (" (preset matches)" if preset else ""))
+
+
+def name_context(display_name: str | None) -> int | None:
+    """The context a preset's display name announces: `qwenkit Chat (32K)` → 32768.
+
+    >>> name_context("qwenkit Chat (32K)"), name_context("My own name")
+    (32768, None)
+    """
+    found = re.search(r"\((\d+)K\)\s*$", display_name or "")
+    return int(found.group(1)) * 1024 if found else None
 
 
 def check_chat(model: ModelFacts) -> Check:

@@ -5,10 +5,11 @@ Design (observed with open-webui 0.12.4):
 * The preset's id IS the Ollama model's id (`qwenkit-chat:latest`) with no `base_model_id`:
   Open WebUI then overrides that model in place, so the model selector shows each variant
   once, under its display name, instead of a raw entry plus a preset.
-* `params.num_ctx` is the value the Ollama model was created with, read from `/api/show`.
-  A different value would make Ollama reload the model whenever requests alternate between
-  the two (open-webui.md §3). `--ctx` and the variant's default are used only when the model
-  cannot be read; a `--ctx` that disagrees with Ollama loses, with a warning.
+* `params.num_ctx` is the value the Ollama model was created with, read from `/api/show` of
+  the Ollama that Open WebUI itself uses (its `/ollama/` proxy), else of `--host`. A different
+  value would make Ollama reload the model whenever requests alternate between the two
+  (open-webui.md §3). `--ctx` is used only when no Ollama can be read; a `--ctx` that
+  disagrees with Ollama loses, with a warning. A value read from nowhere is never written.
 * Idempotent: read the preset, write only when a field qwenkit owns differs. Create answers
   401 on an existing id in 0.12.4, so existence is checked first, never guessed.
 """
@@ -20,11 +21,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .._common.names import full_name
-from ..catalog import DEFAULT_CTX, DEFAULT_QUANT, LONG_CTX
-from ..errors import OllamaUnavailableError
+from ..catalog import DEFAULT_QUANT
+from ..errors import OllamaUnavailableError, WebUIError
 from ..variants import DEFAULT_VARIANTS, VARIANTS, get_variant, model_name
 from ._http import OpenWebUI
-from ._ollama import ModelSettings, read_models
+from ._ollama import ModelSettings, read_models, read_models_through_webui
 
 
 @dataclass(frozen=True)
@@ -77,11 +78,6 @@ class SyncResult:
         }
 
 
-def default_ctx(variant: str) -> int:
-    """The context a variant is built with when nothing else says (setup's default plan)."""
-    return LONG_CTX if variant == "long" else DEFAULT_CTX
-
-
 def build_spec(
     variant: str,
     *,
@@ -89,26 +85,32 @@ def build_spec(
     ollama: ModelSettings | None = None,
     ctx: int | None = None,
     warnings: list[str] | None = None,
-) -> PresetSpec:
-    """Pure: the preset for `variant`, from the Ollama model's settings when known."""
+) -> PresetSpec | None:
+    """Pure: the preset for `variant`, from the Ollama model's settings when known.
+
+    None (with a warning) when neither Ollama nor `ctx` says which num_ctx the model runs at:
+    a guessed value would make Ollama reload the model on every switch.
+    """
 
     info = VARIANTS[variant]
-    num_ctx = ctx or default_ctx(variant)
-    system = info.build(DEFAULT_QUANT, num_ctx).system  # also refuses a ctx the variant can't take
     model_id = full_name(model_name(variant, prefix))
     notes = warnings if warnings is not None else []
-    if ollama is not None and ollama.num_ctx is not None:
-        if ctx is not None and ctx != ollama.num_ctx:
-            notes.append(
-                f"{model_id}: --ctx {ctx} ignored; the Ollama model has num_ctx "
-                f"{ollama.num_ctx} and the preset must match it"
-            )
-        num_ctx = ollama.num_ctx
-    elif ollama is not None:
+    num_ctx = ollama.num_ctx if ollama is not None else None
+    if num_ctx is not None and ctx is not None and ctx != num_ctx:
+        notes.append(
+            f"{model_id}: --ctx {ctx} ignored; the Ollama model has num_ctx "
+            f"{num_ctx} and the preset must match it"
+        )
+    if num_ctx is None and ollama is not None:
         notes.append(
             f"{model_id} has no num_ctx in Ollama, so chats run at Ollama's default context; "
             "re-create it with `qwenkit setup`"
+            + ("" if ctx is not None else " (no preset written: pass --ctx to write one anyway)")
         )
+    num_ctx = num_ctx if num_ctx is not None else ctx
+    if num_ctx is None:
+        return None
+    system = info.build(DEFAULT_QUANT, num_ctx).system  # also refuses a ctx the variant can't take
     if ollama is not None and ollama.system:
         system = ollama.system
     name = f"{prefix} {info.title} ({num_ctx // 1024}K)"
@@ -181,25 +183,31 @@ def choose_variants(requested: Iterable[str] | None, present: Iterable[str] = ()
 def plan_presets(
     variants: Iterable[str] | None,
     *,
-    host: str,
+    host: str | None,
     prefix: str = "qwenkit",
     ctx: int | None = None,
+    webui: OpenWebUI | None = None,
 ) -> tuple[list[PresetSpec], list[str]]:
-    """Read the variants' models from Ollama at `host`, then build their presets.
+    """Read the variants' models from Ollama, then build their presets.
 
-    Ollama being down is not fatal: the presets then use `ctx` (or the default plan's value)
-    and a warning says the match with the Modelfile could not be checked.
+    The Ollama read is the one Open WebUI is connected to (through `webui`'s `/ollama/`
+    proxy), falling back to `host`. When none answers, `ctx` is the only num_ctx allowed;
+    without it `WebUIError` stops the sync before anything is written.
     """
 
     warnings: list[str] = []
     names = {v: full_name(model_name(v, prefix)) for v in VARIANTS}
-    try:
-        found: dict[str, ModelSettings | None] = read_models(host, list(names.values()))
-    except OllamaUnavailableError:
+    found, failures = _read_ollama(list(names.values()), webui, host)
+    if found is None:
+        if ctx is None:
+            raise WebUIError(
+                "cannot read the models' num_ctx from Ollama (" + "; ".join(failures) + ")",
+                hint="pass --host with the Ollama Open WebUI uses, or --ctx with the num_ctx "
+                "the models were created with (a guessed value makes Ollama reload the model)",
+            )
         found = {}
         warnings.append(
-            f"Ollama at {host} did not answer: num_ctx comes from --ctx or the default plan, "
-            "and could not be checked against the models"
+            f"no Ollama could be read ({'; '.join(failures)}): num_ctx {ctx} is the one from --ctx"
         )
     present = [v for v, name in names.items() if found.get(name) is not None]
     specs: list[PresetSpec] = []
@@ -207,7 +215,29 @@ def plan_presets(
         name = names[variant]
         if found and found.get(name) is None:
             warnings.append(f"{name} is not in Ollama yet: create it with `qwenkit setup`")
-        specs.append(
-            build_spec(variant, prefix=prefix, ollama=found.get(name), ctx=ctx, warnings=warnings)
+            if ctx is None:
+                continue
+        spec = build_spec(
+            variant, prefix=prefix, ollama=found.get(name), ctx=ctx, warnings=warnings
         )
+        if spec is not None:
+            specs.append(spec)
     return specs, warnings
+
+
+def _read_ollama(
+    names: list[str], webui: OpenWebUI | None, host: str | None
+) -> tuple[dict[str, ModelSettings | None] | None, list[str]]:
+    """The models from the first Ollama that answers: Open WebUI's own, then `host`."""
+    failures: list[str] = []
+    if webui is not None:
+        try:
+            return read_models_through_webui(webui, names), failures
+        except (OllamaUnavailableError, WebUIError) as err:
+            failures.append(f"Open WebUI's Ollama connection: {err.hint or err}")
+    if host is not None:
+        try:
+            return read_models(host, names), failures
+        except OllamaUnavailableError:
+            failures.append(f"Ollama at {host} did not answer")
+    return None, failures or ["no Ollama to read: give --host"]

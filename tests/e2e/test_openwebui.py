@@ -138,6 +138,28 @@ def test_check_catches_drifted_preset_and_sync_repairs_it(
     assert rc == 0 and report["ok"]
 
 
+def test_sync_without_host_reads_the_ollama_open_webui_uses(
+    webui: OpenWebUIProcess, fake_ollama: FakeOllamaProcess, tmp_path: Path
+) -> None:
+    """The issue's scenario: `setup --host URL` on a CPU plan (8192), then `webui sync` with no
+    --host and no OLLAMA_HOST. num_ctx must come from the Ollama behind Open WebUI (its
+    /ollama/ proxy), not from a guess at the default address."""
+    done = run_qwenkit(
+        "setup", "--host", fake_ollama.url, "--yes", "--ctx", "8192", "--prefix", "cpubox",
+        "--out", str(tmp_path), "--no-verify",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    rc, synced, err = cli_json("webui", "sync", "--url", webui.url, "--prefix", "cpubox")
+    assert rc == 0, err
+    assert {p["num_ctx"] for p in synced["presets"]} == {8192}
+    assert all(p["name"].endswith("(8K)") for p in synced["presets"])
+    assert not [w for w in synced["warnings"] if "did not answer" in w]
+    args = ("webui", "check", "--url", webui.url, "--prefix", "cpubox", "--no-chat")
+    rc, report, _ = cli_json(*args)
+    ctx_checks = [c for c in report["checks"] if c["name"].startswith("num_ctx")]
+    assert ctx_checks and all(c["ok"] for c in ctx_checks), report
+
+
 def test_check_flags_a_model_without_num_ctx(
     webui: OpenWebUIProcess, fake_ollama: FakeOllamaProcess
 ) -> None:
