@@ -16,7 +16,7 @@ class City(BaseModel):
     population: int = Field(ge=0, description="inhabitants of the city proper")
 
 
-model = sys.argv[1] if len(sys.argv) > 1 else "qwenkit-chat"
+model = sys.argv[1] if len(sys.argv) > 1 else "qwenkit-json"  # the variant tuned for JSON
 with qwenkit.Client() as client:
     try:
         reply = client.chat(

@@ -30,7 +30,7 @@ def add(a: float, b: float) -> float:
     return a + b
 
 
-model = sys.argv[1] if len(sys.argv) > 1 else "qwenkit-chat"
+model = sys.argv[1] if len(sys.argv) > 1 else "qwenkit-agent"  # the variant tuned for tools
 question = "What is the temperature in Tokyo plus the temperature in Oslo, in celsius?"
 with qwenkit.Client() as client:
     try:
