@@ -17,7 +17,7 @@ import respx
 
 import qwenkit
 from qwenkit import AsyncClient, Client
-from qwenkit.errors import InvalidRequestError, ResponseError
+from qwenkit.errors import IncompleteAnswerError, InvalidRequestError, ResponseError
 from qwenkit.types import ChatResponse, GenerateResponse, Logprob
 
 BASE = "http://127.0.0.1:11434"
@@ -349,6 +349,18 @@ def test_show_reads_modelinfo_by_ollamas_name_too(api, client) -> None:
     api.post("/api/show").respond(json={"model_info": {"general.architecture": "qwen2"}})
     reply = client.show("m")
     assert reply.modelinfo == reply["modelinfo"] == {"general.architecture": "qwen2"}
+
+
+def test_a_reply_without_done_is_whole_but_an_explicit_done_false_is_cut(api, client) -> None:
+    """Ollama sends `"done": false` when the runner gave up; a body with no `done` key (the
+    `ollama` client's test server sends those) is read as `ollama` reads it."""
+    api.post("/api/chat").respond(json={"model": "m", "message": {"role": "assistant"}})
+    assert client.chat("m", [{"role": "user", "content": "hi"}]).message.role == "assistant"
+    api.post("/api/generate").respond(json={"model": "m", "response": "whole"})
+    assert client.generate("m", "hi").response == "whole"
+    api.post("/api/generate").respond(json={"model": "m", "response": "ha", "done": False})
+    with pytest.raises(IncompleteAnswerError):
+        client.generate("m", "hi")
 
 
 def test_stream_parts_read_like_ollamas(api, client) -> None:
