@@ -225,6 +225,11 @@ def test_but_options_typos_are_still_caught(api, client) -> None:
         client.chat("m", [{"role": "user", "content": "hi"}], options={"temperatur": 0.1})
 
 
+def test_an_ollama_option_that_ollama_no_longer_reads_says_so(api, client) -> None:
+    with pytest.raises(InvalidRequestError, match="'mirostat' is no longer used by Ollama"):
+        client.chat("m", [{"role": "user", "content": "hi"}], options=ollama.Options(mirostat=1))
+
+
 # --------------------------------------------------------------------------- web API
 
 

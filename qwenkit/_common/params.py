@@ -49,3 +49,7 @@ DEPRECATED_PARAMETERS: frozenset[str] = frozenset(
         "mirostat_eta",
     }
 )
+
+#: Names that Ollama's options no longer have (the server ignores them at run time), yet the
+#: `ollama` client's `Options` still lists: the deprecated ones and three gone before v0.7.
+RETIRED_OPTIONS: frozenset[str] = DEPRECATED_PARAMETERS | {"tfs_z", "numa", "embedding_only"}

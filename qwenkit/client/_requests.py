@@ -18,6 +18,7 @@ from typing import Any, Generic, TypedDict, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from .._common.images import images_b64
+from .._common.params import RETIRED_OPTIONS
 from ..errors import IncompleteAnswerError, ProtocolError
 from ..options import Options
 from ..types import (
@@ -178,6 +179,11 @@ def check_options(options: OptionsLike) -> None:
     """
     raw = as_dict(options)
     for name in raw:
+        if name in RETIRED_OPTIONS:  # e.g. from an `ollama.Options(mirostat=1)`
+            raise InvalidRequestError(
+                f"option {name!r} is no longer used by Ollama (the server would ignore it)",
+                hint="remove it; the options Ollama reads are in qwenkit.options.PARAMETER_KINDS",
+            )
         if name not in Options.model_fields:
             close = difflib.get_close_matches(name, list(Options.model_fields), n=1)
             guess = f" (did you mean {close[0]!r}?)" if close else ""
