@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shlex
 from typing import Any
 
@@ -139,3 +140,25 @@ def test_yaml_round_trips_any_plain_data(data: dict[str, Any]) -> None:
 @pytest.mark.parametrize("text", ["yes", "null", "- x", "#c", "ä\n\"'", "01"])
 def test_yaml_quotes_tricky_strings(text: str) -> None:
     assert yaml.safe_load(dump_yaml({text: [text]})) == {text: [text]}
+
+
+@pytest.mark.parametrize(
+    ("ollama_host", "expected"),
+    [
+        ("0.0.0.0:11500", "http://host.docker.internal:11500"),  # this host, another port
+        ("127.0.0.1", "http://host.docker.internal:11434"),
+        ("http://gpu-box:11434", "http://gpu-box:11434"),  # another machine: used as is
+    ],
+)
+def test_compose_honours_the_port_and_host_in_ollama_host(
+    monkeypatch: pytest.MonkeyPatch, ollama_host: str, expected: str
+) -> None:
+    from click.testing import CliRunner
+
+    from qwenkit.cli import cli
+
+    monkeypatch.setenv("OLLAMA_HOST", ollama_host)
+    result = CliRunner().invoke(cli, ["webui", "compose", "--json"])
+    assert result.exit_code == 0, result.output
+    compose = json.loads(result.stdout)["compose"]
+    assert f"OLLAMA_BASE_URL: {expected}" in compose

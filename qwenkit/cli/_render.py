@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 import time
 from collections.abc import Callable
@@ -16,7 +17,7 @@ from ..errors import QwenkitError
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def json_option(func: F) -> F:
+def json_option_with(help: str) -> Callable[[F], F]:
     """`--json`: machine output; also tells the error renderer to answer in JSON."""
 
     def remember(ctx: click.Context, _param: click.Parameter, value: bool) -> bool:
@@ -24,9 +25,10 @@ def json_option(func: F) -> F:
             ctx.meta["qwenkit.json"] = True
         return value
 
-    return click.option(
-        "--json", "as_json", is_flag=True, callback=remember, help="Print JSON for machines."
-    )(func)
+    return click.option("--json", "as_json", is_flag=True, callback=remember, help=help)
+
+
+json_option = json_option_with("Print JSON for machines.")
 
 
 def emit_json(obj: Any) -> None:
@@ -73,11 +75,17 @@ def format_duration(seconds: float) -> str:
 class ProgressBar:
     """A byte progress bar with rate and ETA.
 
-    On a terminal it redraws one line; elsewhere it prints a line at each 10 % step, so logs
-    stay readable. Always on stderr, so `--json` output on stdout stays clean.
+    On a terminal it redraws one line, sized to the terminal's width at each draw (the bar
+    shrinks first, then rate and ETA go, then the label is shortened) and clears what the
+    last draw left (`ESC[K`), so a narrow or resized window never wraps. Elsewhere it prints a
+    line at each 10 % step, so logs stay readable. Always on stderr: `--json` stays clean.
+
+    (Not `rich`: with it installed, every `import httpx` also imports httpx's own command line
+    and rich with it, +25 ms on the client's start-up for a bar this class draws in 60 lines.)
     """
 
-    WIDTH = 24
+    BAR = 24
+    MIN_BAR = 8
 
     def __init__(self, label: str, total: int, *, stream: TextIO | None = None) -> None:
         self.label = label
@@ -89,6 +97,7 @@ class ProgressBar:
         self.done = 0
         self._last_draw = 0.0
         self._last_step = -1
+        self._drawn = False
 
     def update(self, done: int, total: int | None = None) -> None:
         if total is not None:
@@ -100,30 +109,52 @@ class ProgressBar:
             now = time.monotonic()
             if now - self._last_draw >= 0.1 or done >= self.total:
                 self._last_draw = now
-                self.stream.write("\r" + self.line())
+                width = shutil.get_terminal_size((80, 24)).columns - 1
+                self.stream.write("\r" + self.line(width) + "\x1b[K")
                 self.stream.flush()
+                self._drawn = True
         else:
             step = int(10 * done / self.total) if self.total else 0
             if step > self._last_step:
                 self._last_step = step
                 self.stream.write(self.line() + "\n")
 
-    def line(self) -> str:
+    def line(self, width: int | None = None) -> str:
+        """The bar as one line of at most `width` characters (any length when None).
+
+        >>> bar = ProgressBar("pull qwen2.5:7b-instruct-q4_K_M", 4 << 30)
+        >>> bar.done = 1 << 30
+        >>> [len(bar.line(w)) <= w for w in (100, 79, 60, 40, 20)]
+        [True, True, True, True, True]
+        """
         frac = min(self.done / self.total, 1.0) if self.total else 0.0
-        filled = int(frac * self.WIDTH)
-        bar = "#" * filled + "-" * (self.WIDTH - filled)
         elapsed = max(time.monotonic() - self.start, 1e-6)
         rate = (self.done - (self.start_done or 0)) / elapsed
         eta = (self.total - self.done) / rate if rate > 0 else None
-        parts = [
-            f"{self.label} [{bar}] {frac * 100:5.1f}%",
-            f"{format_bytes(self.done)}/{format_bytes(self.total)}",
+        sizes = f"{format_bytes(self.done)}/{format_bytes(self.total)}"
+        tail = [
             f"{format_bytes(rate)}/s",
             f"ETA {format_duration(eta)}" if eta is not None else "ETA --:--",
         ]
-        return "  ".join(parts)
+        label = self.label
+        for keep in (2, 1, 0):  # drop the ETA, then the rate, before the bar gets too short
+            fixed = (
+                len(label)
+                + len(f" [] {frac * 100:5.1f}%  {sizes}")
+                + sum(len(t) + 2 for t in tail[:keep])
+            )
+            bar_width = self.BAR if width is None else min(self.BAR, width - fixed)
+            if bar_width >= self.MIN_BAR or keep == 0:
+                break
+        bar_width = max(bar_width, self.MIN_BAR)
+        filled = int(frac * bar_width)
+        bar = "#" * filled + "-" * (bar_width - filled)
+        text = "  ".join([f"{label} [{bar}] {frac * 100:5.1f}%", sizes, *tail[:keep]])
+        if width is not None and len(text) > width:
+            text = text[: max(width - 1, 0)] + "…"
+        return text
 
     def close(self) -> None:
-        if self.interactive:
+        if self.interactive and self._drawn:
             self.stream.write("\n")
             self.stream.flush()

@@ -171,4 +171,16 @@ def summary_lines(event: Any, platform: str) -> list[str]:
     passed = [c for c in event.checks if c.get("status") == "pass"]
     if event.checks:
         lines.append(f"checks: {len(passed)} passed, {len(failed)} failed")
+    lines.append(next_step(event))
     return lines
+
+
+def next_step(event: Any) -> str:
+    """The one command to run next: plan for real after a dry run, else talk to the model."""
+    if event.dry_run:
+        return "next: `qwenkit setup` (the same options without --dry-run) pulls and creates them"
+    chat = next((m for m in event.models if m.endswith("-chat")), None)
+    model = chat or (event.models[0] if event.models else None)
+    if model is None:
+        return "next: `qwenkit status` shows what the server holds"
+    return f"next: `qwenkit chat {model}` (/help inside lists the commands)"

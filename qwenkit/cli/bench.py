@@ -96,8 +96,10 @@ _PATH = click.Path(path_type=Path)
 @click.option("--host", help="Ollama URL (default: OLLAMA_HOST, then 127.0.0.1:11434).")
 @click.option("--openai", "openai_url", help="Bench an OpenAI-compatible server at this URL.")
 @click.option("--concurrency", callback=parse_levels, help="Levels to sweep [default: 1,2,4,8].")
-@click.option("--prompt-tokens", type=click.IntRange(1, 1_000_000), default=256, show_default=True)
-@click.option("--output-tokens", type=click.IntRange(1, 1_000_000), default=128, show_default=True)
+@click.option("--prompt-tokens", type=click.IntRange(1, 1_000_000), default=256, show_default=True,
+              help="Prompt length of each request, in tokens.")  # fmt: skip
+@click.option("--output-tokens", type=click.IntRange(1, 1_000_000), default=128, show_default=True,
+              help="Tokens each request generates.")  # fmt: skip
 @click.option("--requests", type=click.IntRange(1, 100_000), help="Requests per level [2x, >= 4].")
 @click.option("--duration", type=FiniteRange(0, 86400, min_open=True), default=20.0,
               show_default=True, help="Seconds per level; then no new request.")  # fmt: skip

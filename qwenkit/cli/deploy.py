@@ -23,9 +23,15 @@ def deploy() -> None:
     """Serve the model past one machine, on existing engines."""
 
 
-@deploy.command("vllm")
+@deploy.command("vllm", short_help="Plan vLLM for this hardware and write its compose files.")
 @click.option("--gpus", type=click.IntRange(1, 64), help="GPUs per node (default: all found).")
-@click.option("--nodes", type=click.IntRange(1, 64), default=1, show_default=True)
+@click.option(
+    "--nodes",
+    type=click.IntRange(1, 64),
+    default=1,
+    show_default=True,
+    help="Machines to spread the model over (Ray, pipeline parallel).",
+)
 @click.option("--ctx", "context", type=click.IntRange(1), help="Context per sequence (32768).")
 @click.option(
     "--quant",
@@ -41,7 +47,11 @@ def deploy() -> None:
     help="replicas: a copy per GPU group (data parallel); split: one copy over every GPU.",
 )
 @click.option(
-    "--kv-cache-dtype", type=click.Choice(["auto", "fp8"]), default="auto", show_default=True
+    "--kv-cache-dtype",
+    type=click.Choice(["auto", "fp8"]),
+    default="auto",
+    show_default=True,
+    help="KV cache precision (fp8 halves it, where the GPU supports it).",
 )
 @click.option(
     "--gpu-memory-utilization",
@@ -59,9 +69,26 @@ def deploy() -> None:
     show_default=True,
     help="Pick the best checkpoint whose copy holds this many full-context sequences.",
 )
-@click.option("--served-name", default="qwen2.5-7b-instruct", show_default=True)
-@click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True)
-@click.option("--webui-port", type=click.IntRange(1, 65535), default=3000, show_default=True)
+@click.option(
+    "--served-name",
+    default="qwen2.5-7b-instruct",
+    show_default=True,
+    help="The model name clients ask vLLM for.",
+)
+@click.option(
+    "--port",
+    type=click.IntRange(1, 65535),
+    default=8000,
+    show_default=True,
+    help="The port vLLM's OpenAI-compatible API listens on.",
+)
+@click.option(
+    "--webui-port",
+    type=click.IntRange(1, 65535),
+    default=3000,
+    show_default=True,
+    help="The port Open WebUI is published on.",
+)
 @click.option("--head-address", help="Address of the head node (with --nodes > 1).")
 @click.option(
     "-o",

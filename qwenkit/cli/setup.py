@@ -15,7 +15,7 @@ from ..setup import SetupOptions, Summary, run_setup
 from ..setup.hosts import run_hosts
 from ..variants import DEFAULT_VARIANTS
 from ._options import FiniteRange, host_option, plan_options, prefix_option
-from ._render import emit_json, json_option, report_error
+from ._render import emit_json, json_option_with, report_error
 from ._setup_view import HumanView, JsonView
 
 if TYPE_CHECKING:
@@ -79,7 +79,9 @@ def split_names(_ctx: object, _param: object, values: tuple[str, ...]) -> tuple[
     help="Also test the long variant with a pass key buried in about N tokens "
     "(needs the long variant: --variants long or --ctx above 32768).",
 )
-@json_option
+@json_option_with(
+    "Print one JSON event per line, the last a summary (needs --yes or --dry-run: it cannot ask)."
+)
 def setup(
     dry_run: bool,
     yes: bool,

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import os
 import sys
+import urllib.parse
 from dataclasses import replace
 from pathlib import Path
 
 import click
 
 from .. import webui as lib
-from .._common.config import resolve_host
+from .._common.config import is_local_host, resolve_host
 from .._common.files import write_text_atomic
 from .._common.names import full_name
 from ..errors import QwenkitError
@@ -72,9 +73,21 @@ def webui() -> None:
     """Pair Open WebUI with the qwenkit variants."""
 
 
-@webui.command()
-@click.option("-o", "--out", type=click.Path(dir_okay=False, path_type=Path), default=None)
-@click.option("--port", type=click.IntRange(1, 65535), default=3000, show_default=True)
+@webui.command(short_help="Write a docker compose file for Open WebUI and this Ollama.")
+@click.option(
+    "-o",
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write the compose file here (atomically) instead of printing it.",
+)
+@click.option(
+    "--port",
+    type=click.IntRange(1, 65535),
+    default=3000,
+    show_default=True,
+    help="The port Open WebUI is published on.",
+)
 @click.option("--with-ollama", is_flag=True, help="Run Ollama in compose too (NVIDIA GPUs).")
 @click.option("--no-persistent-config", is_flag=True, help="Set ENABLE_PERSISTENT_CONFIG=False.")
 @click.option("--force", is_flag=True, help="Overwrite a different existing file.")
@@ -109,7 +122,8 @@ def compose(
         with_ollama=with_ollama,
         ollama_env=env,
         persistent_config=not no_persistent_config,
-        ollama_urls=tuple(resolve_hosts(ollama_urls)) if ollama_urls else (),
+        ollama_urls=tuple(resolve_hosts(ollama_urls)) if ollama_urls else _env_ollama_urls(),
+        host_ollama_port=_env_ollama_port(),
     )
     text = lib.compose_yaml(spec)
     written = write_text_atomic(out, text, force=force) if out else None
@@ -122,6 +136,17 @@ def compose(
     else:
         click.echo(f"{written}: {out}  (start it: docker compose -f {out} up -d)")
     _print_notes(notes, err=out is None)
+
+
+def _env_ollama_port() -> int:
+    """The port of this host's Ollama, as OLLAMA_HOST gives it (11434 by default)."""
+    return urllib.parse.urlsplit(resolve_host(None)).port or 11434
+
+
+def _env_ollama_urls() -> tuple[str, ...]:
+    """An OLLAMA_HOST on another machine is used as is: the container reaches it directly."""
+    url = resolve_host(None)
+    return () if is_local_host(url) else (url,)
 
 
 def _plan_server_env() -> tuple[dict[str, str], str]:
@@ -140,7 +165,9 @@ def _compose_notes(spec: object, env_note: str) -> dict[str, object]:
     notes: dict[str, object] = {
         "docker_run": lib.docker_run_commands(spec),
         "native": lib.native_commands(spec),
-        "security": [] if spec.with_ollama else lib.security_note(docker_bridge_address()),
+        "security": []
+        if spec.with_ollama
+        else lib.security_note(docker_bridge_address(), spec.host_ollama_port),
     }
     if env_note:
         notes["note"] = env_note
@@ -163,7 +190,7 @@ def _print_notes(notes: dict[str, object], *, err: bool) -> None:
             click.echo(f"  {line}", err=err)
 
 
-@webui.command()
+@webui.command(short_help="Create or update one preset per variant (idempotent).")
 @OPT_URL
 @_auth_options
 @prefix_option()
@@ -220,7 +247,7 @@ def sync(
         click.secho(f"warning: {warning}", fg="yellow", err=True)
 
 
-@webui.command()
+@webui.command(short_help="Check Open WebUI, its Ollama and the variants; a fix each.")
 @OPT_URL
 @_auth_options
 @prefix_option()

@@ -44,10 +44,14 @@ class ComposeSpec:
     image: str = OPEN_WEBUI_IMAGE
     ollama_image: str = OLLAMA_IMAGE
     persistent_config: bool = True
+    #: the port this host's Ollama listens on (OLLAMA_HOST's), reached via host.docker.internal
+    host_ollama_port: int = 11434
 
     @property
     def ollama_base_url(self) -> str:
-        return SERVICE_OLLAMA_URL if self.with_ollama else HOST_OLLAMA_URL
+        if self.with_ollama:
+            return SERVICE_OLLAMA_URL
+        return HOST_OLLAMA_URL.replace(":11434", f":{self.host_ollama_port}")
 
 
 def webui_environment(spec: ComposeSpec) -> dict[str, str]:
@@ -174,12 +178,13 @@ def docker_run_commands(spec: ComposeSpec) -> list[str]:
     return [shlex.join(command) for command in commands]
 
 
-def native_commands(spec: ComposeSpec, *, ollama_url: str = "http://127.0.0.1:11434") -> list[str]:
+def native_commands(spec: ComposeSpec, *, ollama_url: str | None = None) -> list[str]:
     """The no-Docker route: Open WebUI from PyPI on this host, talking to the host's Ollama.
 
     No container means no bridge: loopback works, and Ollama can stay on 127.0.0.1.
     """
-    env = {**_ollama_urls(spec, ollama_url), "DEFAULT_MODELS": spec.default_model}
+    url = ollama_url or f"http://127.0.0.1:{spec.host_ollama_port}"
+    env = {**_ollama_urls(spec, url), "DEFAULT_MODELS": spec.default_model}
     if not spec.persistent_config:
         env["ENABLE_PERSISTENT_CONFIG"] = "False"
     assignments = " ".join(f"{name}={shlex.quote(value)}" for name, value in env.items())
@@ -190,7 +195,7 @@ def native_commands(spec: ComposeSpec, *, ollama_url: str = "http://127.0.0.1:11
     ]
 
 
-def security_note(bridge_address: str = DEFAULT_BRIDGE) -> list[str]:
+def security_note(bridge_address: str = DEFAULT_BRIDGE, port: int = 11434) -> list[str]:
     """Where a host Ollama should listen when Open WebUI runs in Docker, and why not 0.0.0.0."""
     return [
         "Ollama listens on 127.0.0.1 by default, which a container cannot reach.",
@@ -201,5 +206,5 @@ def security_note(bridge_address: str = DEFAULT_BRIDGE) -> list[str]:
         f'[Service] Environment="OLLAMA_HOST={bridge_address}" and After=docker.service; '
         f"local clients then use OLLAMA_HOST={bridge_address} too).",
         "Or skip the bridge on Linux: run Open WebUI with --network=host and "
-        "OLLAMA_BASE_URL=http://127.0.0.1:11434 (the UI is then on port 8080).",
+        f"OLLAMA_BASE_URL=http://127.0.0.1:{port} (the UI is then on port 8080).",
     ]
