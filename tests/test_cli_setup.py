@@ -272,7 +272,7 @@ def test_an_edited_modelfile_is_applied_kept_and_restored_only_with_force(fake, 
     assert [e["result"] for e in of_kind(evs, "modelfile")] == ["kept", "unchanged", "unchanged"]
     assert any("created from it" in e["message"] for e in of_kind(evs, "warning"))
     chat = of_kind(evs, "create")[0]
-    assert (chat["action"], chat["detail"]) == ("updated", "temperature: expected 0.2, got 0.7")
+    assert (chat["action"], chat["detail"]) == ("updated", "temperature 0.7 → 0.2")
     assert all(c["status"] != "fail" for c in of_kind(evs, "check"))  # verified against the edit
     assert path.read_text() == edited
     again = events(setup_json(fake, tmp_path))
@@ -312,7 +312,7 @@ def test_a_new_plan_replaces_untouched_modelfiles_and_updates_models(fake, tmp_p
     assert [e["result"] for e in of_kind(evs, "modelfile")] == ["replaced"] * 3
     actions = of_kind(evs, "create")
     assert [e["action"] for e in actions] == ["updated"] * 3
-    assert "num_ctx: expected 4096, got 8192" in actions[0]["detail"]
+    assert "num_ctx 8192 → 4096" in actions[0]["detail"]  # a change, not an error
 
 
 def test_clamp_is_caught_by_verification(tmp_path):
@@ -390,3 +390,21 @@ def test_long_check_without_the_long_variant_is_a_usage_error(fake, tmp_path):
     assert "--long-check tests the long variant" in result.stderr
     assert "--variants long" in result.stderr
     assert fake.requests_to("/api/pull") == []
+
+
+def test_the_confirmation_says_what_will_happen(fake, tmp_path):
+    """Download size, models created or replaced (as changes), files, what stays on disk."""
+    assert setup_json(fake, tmp_path, "--ctx", "8192").returncode == 0
+    result = qwenkit("setup", "--json", "--yes", "--host", fake.url, "--ctx", "4096", cwd=tmp_path)
+    proposal = of_kind(events(result), "proposal")[0]
+    assert proposal["pull"] is None and proposal["download_bytes"] == 0
+    assert {m["action"] for m in proposal["models"]} == {"updated"}
+    assert "num_ctx 8192 → 4096" in proposal["models"][0]["changes"]
+    assert any("model store" in s for s in proposal["stays"])
+    human = qwenkit("setup", "--yes", "--host", fake.url, "--ctx", "8192", cwd=tmp_path).stdout
+    assert "this run will:" in human and "download nothing" in human
+    assert "replace qwenkit-chat: num_ctx 4096 → 8192" in human
+    assert (
+        "afterwards on disk:" in human
+        and "expected" not in human.split("this run will:")[1].split("afterwards")[0]
+    )

@@ -52,9 +52,9 @@ def fake():
 def test_events_come_in_pipeline_order(fake, tmp_path):
     evs = run(fake, tmp_path)
     order = [k for k in kinds(evs) if k not in ("pull_progress", "pull_status", "warning")]
-    assert order[:4] == ["probe", "plan", "server", "pull_done"]
-    assert order[4:7] == ["modelfile"] * 3 and order[7:10] == ["create"] * 3
-    assert set(order[10:-1]) == {"check"} and order[-1] == "summary"
+    assert order[:5] == ["probe", "plan", "server", "proposal", "pull_done"]
+    assert order[5:8] == ["modelfile"] * 3 and order[8:11] == ["create"] * 3
+    assert set(order[11:-1]) == {"check"} and order[-1] == "summary"
     summary = evs[-1]
     assert summary.failed == [] and summary.plan["tag"].startswith("qwen2.5:7b-instruct-")
 
@@ -77,8 +77,11 @@ def test_declining_the_plan_changes_nothing(fake, tmp_path):
         )
     assert len(asked) == 1 and asked[0].tag.startswith("qwen2.5")
     assert kinds(evs)[-1] == "cancelled"
-    assert {r.path for r in fake.requests} <= {"/api/version"}
+    assert {r.path for r in fake.requests} <= {"/api/version", "/api/tags", "/api/show"}  # reads
     assert not (tmp_path / "mf").exists()
+    proposal = next(e for e in evs if e.kind == "proposal")  # what was put to the user
+    assert proposal.pull == asked[0].tag and proposal.download_bytes > 4 * 2**30
+    assert [m["action"] for m in proposal.models] == ["created"] * 3
 
 
 def test_second_run_is_a_no_op_on_the_server(fake, tmp_path):

@@ -92,6 +92,10 @@ class HumanView:
         color = "yellow" if event.level == "warning" else None
         click.secho(f"{event.level}: {event.message}", fg=color, err=True)
 
+    def _proposal(self, event: Any) -> None:
+        for line in proposal_lines(event):
+            click.echo(line)
+
     def _cancelled(self, event: Any) -> None:
         click.echo(f"cancelled: {event.reason}")
 
@@ -148,6 +152,28 @@ class HumanView:
     def _summary(self, event: Any) -> None:
         for line in summary_lines(event, sys.platform):
             click.echo(line)
+
+
+def proposal_lines(event: Any) -> list[str]:
+    """What the run is about to do, in the words of a change: the confirmation's context."""
+    lines = ["this run will:"]
+    if event.pull:
+        lines.append(f"  download {event.pull} ({format_bytes(event.download_bytes)})")
+    else:
+        lines.append("  download nothing (the base model is already in Ollama)")
+    for m in event.models:
+        changes = f": {'; '.join(m['changes'])}" if m["changes"] else ""
+        verb = {"created": "create", "updated": "replace", "unchanged": "keep"}.get(
+            m["action"], m["action"]
+        )
+        lines.append(f"  {verb} {m['model']}{changes}")
+    written = {"create": "write", "replace": "rewrite", "keep": "keep your edited"}
+    for f in event.modelfiles:
+        if f["action"] in written:
+            lines.append(f"  {written[f['action']]} {f['path']}")
+    lines.append("afterwards on disk:")
+    lines += [f"  {item}" for item in event.stays]
+    return lines
 
 
 def summary_lines(event: Any, platform: str) -> list[str]:

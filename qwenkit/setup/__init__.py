@@ -14,6 +14,7 @@ from .events import (
     Notice,
     Planned,
     Probed,
+    Proposal,
     ServerReached,
     Summary,
 )
@@ -27,6 +28,7 @@ __all__ = [
     "Notice",
     "Planned",
     "Probed",
+    "Proposal",
     "ServerReached",
     "SetupOptions",
     "Summary",

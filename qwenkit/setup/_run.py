@@ -57,6 +57,7 @@ from .events import (
     Notice,
     Planned,
     Probed,
+    Proposal,
     ServerReached,
     Summary,
 )
@@ -190,6 +191,7 @@ def _run_online(run: _Run, confirm: Callable[[Plan], bool] | None) -> Iterator[E
     yield ServerReached(run.host, version)
     for note in version_notes(version, run.chosen.to_dict()):
         yield Notice(note)
+    yield _proposal(run)
     if confirm is not None and not confirm(run.chosen):
         yield Cancelled()
         return
@@ -320,21 +322,59 @@ def _write_modelfiles(variants: Sequence[_Variant]) -> Iterator[ModelfileWritten
 # ---------------------------------------------------------------------------- create
 
 
-def _create(api: Client, variant: _Variant, chosen: Plan) -> ModelCreated:
-    expected = variant.expected(chosen.quantization)
+def _change(api: Client, variant: _Variant, chosen: Plan) -> tuple[str, list[str]]:
+    """What creating `variant` will do to the server: created, updated (with the changes
+    worded as changes, `num_ctx 32768 → 8192`) or unchanged."""
     try:
         shown = api.show(variant.name)
     except ModelNotFoundError:
-        shown = None
-    differences = model_differences(shown, expected) if shown is not None else []
-    if shown is not None and not differences:
-        return ModelCreated(variant.name, "unchanged")
-    body = variant.modelfile.to_create_request(variant.name)
-    for _ in api.create_from_request(body, stream=True):
-        pass
-    if shown is None:
-        return ModelCreated(variant.name, "created")
-    return ModelCreated(variant.name, "updated", "; ".join(differences))
+        return "created", []
+    differences = model_differences(shown, variant.expected(chosen.quantization))
+    return ("updated" if differences else "unchanged"), [as_change(d) for d in differences]
+
+
+def _create(api: Client, variant: _Variant, chosen: Plan) -> ModelCreated:
+    action, changes = _change(api, variant, chosen)
+    if action != "unchanged":
+        body = variant.modelfile.to_create_request(variant.name)
+        for _ in api.create_from_request(body, stream=True):
+            pass
+    return ModelCreated(variant.name, action, "; ".join(changes))
+
+
+def _proposal(run: _Run) -> Proposal:
+    """What the run is about to do, for the confirmation: download, models, files on disk."""
+    chosen = run.chosen
+    present = model_present([m.name or m.model for m in run.api.list().models], chosen.tag)
+    models = []
+    for variant in run.variants:
+        action, changes = _change(run.api, variant, chosen)
+        models.append({"model": variant.name, "action": action, "changes": changes})
+    if wants_long(run.options.variants, chosen):
+        name = model_name(LONG_KEY, prefix=run.options.prefix)
+        models.append({"model": name, "action": "built (YaRN GGUF)", "changes": []})
+    return Proposal(
+        pull=None if present else chosen.tag,
+        download_bytes=0 if present else quant_tag(chosen.quantization).size_bytes,
+        models=models,
+        modelfiles=[{"path": str(v.path), "action": v.target.action} for v in run.variants],
+        stays=[
+            f"{chosen.tag} ({quant_tag(chosen.quantization).size_bytes / 2**30:.1f} GiB) in "
+            "Ollama's model store: the variants share its weights, nothing is copied",
+            f"the Modelfiles in {run.options.out}/ (edit one and rerun to apply it)",
+        ],
+    )
+
+
+def as_change(difference: str) -> str:
+    """`num_ctx: expected 8192, got 32768` (a verification's words) as a change to make.
+
+    >>> as_change("quantization: expected q5_K_M, got Q4_K_M"), as_change("template differs")
+    ('quantization Q4_K_M → q5_K_M', 'template differs')
+    """
+    name, sep, rest = difference.partition(": expected ")
+    wanted, sep2, current = rest.rpartition(", got ")
+    return f"{name} {current} → {wanted}" if sep and sep2 else difference
 
 
 # ---------------------------------------------------------------------------- verify

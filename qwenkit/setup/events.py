@@ -37,6 +37,18 @@ class Notice(Event):
 
 
 @dataclass(frozen=True)
+class Proposal(Event):
+    """What the run is about to do, shown before the confirmation."""
+
+    kind: ClassVar[str] = "proposal"
+    pull: str | None  # the tag to download; None when Ollama has it
+    download_bytes: int
+    models: list[dict[str, Any]]  # {"model", "action": created/updated/unchanged, "changes"}
+    modelfiles: list[dict[str, str]]  # {"path", "action": create/unchanged/replace/keep}
+    stays: list[str]  # what stays on disk afterwards
+
+
+@dataclass(frozen=True)
 class Cancelled(Event):
     kind: ClassVar[str] = "cancelled"
     reason: str = "plan not confirmed; nothing was changed"
