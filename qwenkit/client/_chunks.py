@@ -95,16 +95,16 @@ def chat_chunk() -> Callable[[bytes], ChatChunk]:
     `{"error": ...}` line `ErrorLine`."""
     # Typed as Any: the TypedDict validates, the AfterValidator turns it into the chunk class,
     # and pydantic's stubs (which differ between 2.13 and 2.14) cannot express that.
-    adapter: TypeAdapter[Any] = TypeAdapter(Annotated[_ChatFields, AfterValidator(ChatChunk)])
+    line_type: Any = Annotated[_ChatFields, AfterValidator(ChatChunk)]
+    adapter: TypeAdapter[Any] = TypeAdapter(line_type)
     return cast("Callable[[bytes], ChatChunk]", adapter.validate_json)
 
 
 @cache
 def generate_chunk() -> Callable[[bytes], GenerateChunk]:
     """`validate(line) -> GenerateChunk`, as `chat_chunk`."""
-    adapter: TypeAdapter[Any] = TypeAdapter(
-        Annotated[_GenerateFields, AfterValidator(GenerateChunk)]
-    )
+    line_type: Any = Annotated[_GenerateFields, AfterValidator(GenerateChunk)]
+    adapter: TypeAdapter[Any] = TypeAdapter(line_type)
     return cast("Callable[[bytes], GenerateChunk]", adapter.validate_json)
 
 
