@@ -16,7 +16,9 @@ with qwenkit.Client() as client:               # OLLAMA_HOST, 5 s connect timeou
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
+
+from typing_extensions import overload  # registered for get_overloads on Python 3.10 too
 
 from .._common.config import resolve_host
 from .._common.lazy import defer

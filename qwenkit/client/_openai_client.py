@@ -21,9 +21,10 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Literal, overload
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic_core import to_json
+from typing_extensions import overload  # registered for get_overloads on Python 3.10 too
 
 from .._common.config import openai_base
 from .._request_models import ChatRequest
