@@ -30,8 +30,6 @@ from ..errors import (
 if TYPE_CHECKING:
     from ..client import Client
 
-#: headroom kept free beyond the download itself (manifest, logs, filesystem slack)
-
 RATE_WINDOW_SECONDS = 10.0
 
 
