@@ -173,13 +173,6 @@ class _Box(Generic[R]):
         return self.value
 
 
-def _parse(validate: Callable[[bytes], C], line: bytes, host: str) -> C:
-    try:
-        return validate(line)
-    except (ValidationError, ErrorLine) as err:
-        raise line_error(line, err, host) from None
-
-
 def typed(
     lines: Iterator[bytes],
     validate: Callable[[bytes], Any],
@@ -193,7 +186,7 @@ def typed(
 
     `validate` raises on a malformed line and on an `{"error": ...}` line (see `_chunks`), and
     returns None for a line that carries no chunk of its own (OpenAI-style event streams).
-    Flat on purpose (`_parse` inlined, no generator layers): this loop runs once per token.
+    Flat on purpose (no helper calls, no generator layers): this loop runs once per token.
     """
     add = acc.add
     try:
