@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from .errors import (
     CapabilityError,
+    EmptyToolAnswerWarning,
     GGUFError,
     IncompleteAnswerError,
     InvalidRequestError,
@@ -172,6 +173,7 @@ __all__ = [
     "Client",
     "EmbedResponse",
     "EmbeddingsResponse",
+    "EmptyToolAnswerWarning",
     "GGUFError",
     "GenerateResponse",
     "HardwareProfile",

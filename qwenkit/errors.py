@@ -23,6 +23,9 @@ QwenkitError                      root; `.hint` says what to do, `.exit_code` is
 ├── VerificationError             Ollama does not run a model the way it was planned
 ├── WebUIError                    Open WebUI unreachable, refusing, or misconfigured
 └── SetupError                    a setup step that failed for a reason not covered above
+
+EmptyToolAnswerWarning            (a `UserWarning`, not an error) tools were offered and the
+                                  answer is empty: Ollama dropped a call it could not use
 ```
 
 The same failure raises the same class whether a call streams or not. Where the official
@@ -319,9 +322,15 @@ class SetupError(QwenkitError):
         self.step = step
 
 
+class EmptyToolAnswerWarning(UserWarning):
+    """The model answered nothing although tools were offered (Ollama drops a call to a tool
+    that was not offered, or one it cannot parse, without a trace)."""
+
+
 __all__ = [
     "CONNECTION_ERROR_MESSAGE",
     "CapabilityError",
+    "EmptyToolAnswerWarning",
     "GGUFError",
     "IncompleteAnswerError",
     "InvalidRequestError",

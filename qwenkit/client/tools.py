@@ -30,7 +30,7 @@ from typing import Any, get_type_hints
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
-from ..errors import ToolError, ToolRoundsError
+from ..errors import EmptyToolAnswerWarning, ToolError, ToolRoundsError
 from ..types import ChatChunk, ChatResponse, ChunkMessage, Function, Message, ToolCall
 from ._docstrings import parse_docstring
 from ._requests import message_dict
@@ -438,10 +438,6 @@ def _as_call(text: str) -> ToolCall | None:
 
 
 # --------------------------------------------------------------------------- the loop
-
-
-class EmptyToolAnswerWarning(UserWarning):
-    """The model answered nothing although tools were offered (see `empty_answer_note`)."""
 
 
 def empty_answer_note(offered: Iterable[str]) -> str:

@@ -23,8 +23,14 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar
 
 from .._common.names import model_present
 from .._common.retry import RetryPolicy
-from ..client.tools import EmptyToolAnswerWarning, empty_answer_note
-from ..errors import OllamaError, OllamaUnavailableError, ProtocolError, ResponseError
+from ..client.tools import empty_answer_note
+from ..errors import (
+    EmptyToolAnswerWarning,
+    OllamaError,
+    OllamaUnavailableError,
+    ProtocolError,
+    ResponseError,
+)
 from ..modelfile import parse_show_parameters
 
 if TYPE_CHECKING:
