@@ -355,6 +355,25 @@ def test_empty_messages_only_load(fake: FakeOllama, client: httpx.Client) -> Non
     assert [m.model.name for m in fake.loaded] == [Q4]
 
 
+def test_models_of_one_blob_share_a_runner_listed_under_the_first(
+    fake: FakeOllama, client: httpx.Client
+) -> None:
+    """As Ollama 0.32 (recorded in tests/fixtures/ollama/ps_shared.json): one runner per
+    weights blob, listed under the model that loaded it; unloading either name stops it,
+    deleting the first leaves it listed under the deleted name."""
+    first = fake.add_local_model("qwenkit-chat", system="chat")
+    fake.add_local_model("qwenkit-json", system="json", model_digest=first.model_digest)
+    chat(client, model="qwenkit-chat")
+    chat(client, model="qwenkit-json")
+    listed = client.get("/api/ps").json()["models"]
+    assert [(m["name"], m["digest"]) for m in listed] == [("qwenkit-chat:latest", first.digest)]
+    client.request("DELETE", "/api/delete", json={"model": "qwenkit-chat"})
+    chat(client, model="qwenkit-json")
+    assert [m["name"] for m in client.get("/api/ps").json()["models"]] == ["qwenkit-chat:latest"]
+    client.post("/api/generate", json={"model": "qwenkit-json", "keep_alive": 0})
+    assert client.get("/api/ps").json()["models"] == []
+
+
 def test_partial_offload_when_vram_is_short() -> None:
     with FakeOllama(vram_bytes=6 << 30) as fake:
         fake.add_local_model(Q4)

@@ -193,3 +193,27 @@ def test_a_check_without_expected_text_prints_no_empty_parentheses(capsys):
     out = capsys.readouterr().out
     assert "warm-up chat failed: boom\n" in out and "(expected )" not in out
     assert "not JSON: 'x' (expected a JSON object)" in out
+
+
+def test_a_runner_shared_by_two_models_of_one_blob_is_verified_for_both():
+    """Recorded: scn-twin (scn-tiny's blob, another system prompt) answered from scn-tiny's
+    runner, which /api/ps lists once, under scn-tiny's name and digest. Verification read it
+    as "not listed by /api/ps after a chat" when it matched the twin's own digest only."""
+    listed = load("ps_shared")["json"]["models"]
+    assert not [m for m in listed if m["name"] == "scn-twin:latest"]
+    shows = {"scn-tiny": load("show"), "scn-twin": load("show_twin")}
+    answers = {"/api/chat": load("chat_twin"), "/api/ps": load("ps_shared"),
+               "/api/tags": load("tags_shared")}  # fmt: skip
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/api/show":
+            name = json.loads(request.content)["model"].removesuffix(":latest")
+            entry = shows[name]
+        else:
+            entry = answers[request.url.path]
+        return httpx.Response(entry["status"], json=entry["json"])
+
+    api = qwenkit.Client("http://ollama.test", transport=httpx.MockTransport(handler))
+    ctx = listed[0]["context_length"]
+    context, offload = check_loaded(api, ExpectedModel("scn-twin", ctx), placement="cpu")
+    assert context.passed and offload.passed and context.data["context_length"] == ctx

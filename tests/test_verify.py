@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from qwenkit.errors import ResponseError
+from qwenkit.errors import ModelNotFoundError, ResponseError
 from qwenkit.modelfile import parse_show_parameters
 from qwenkit.setup.verify import (
     ANSWER_TOKENS,
@@ -287,10 +287,63 @@ def test_the_current_runner_is_read_not_a_stale_one_of_the_same_name():
 
 
 def test_a_runner_shared_with_an_identical_model_is_found_by_digest():
-    """Two names with one digest share one runner, which ps lists under the first name."""
+    """A copy (`/api/copy`) has the original's digest; ps lists their one runner under the
+    name that loaded it."""
     shared = running(name="qwenkit-live-library:latest", ctx=4096, digest="same")
     server = StubServer(ps=[shared])
     tags = ListResponse(models=[ListModel(name="qwenkit-agent:latest", digest="same")])
     server.list = lambda: tags
     context, _ = check_loaded(server, ExpectedModel("qwenkit-agent", 4096), placement="cpu")
     assert context.passed and context.data["context_length"] == 4096
+
+
+def blob(n: int) -> ShowResponse:
+    """`/api/show` of a model made from blob number `n` (its `FROM` line names the blob)."""
+    return ShowResponse(modelfile=f"# x\nFROM /m/blobs/sha256-{n:064x}\nSYSTEM s\n")
+
+
+class SharedStub(StubServer):
+    """`/api/tags` and `/api/show` per model: `models` maps name -> (digest, blob number)."""
+
+    def __init__(self, models, **kwargs):
+        super().__init__(**kwargs)
+        self.models = models
+        self.shown = []
+
+    def list(self):
+        entries = [ListModel(name=f"{n}:latest", digest=d) for n, (d, _) in self.models.items()]
+        return ListResponse(models=entries)
+
+    def show(self, model):
+        self.shown.append(model)
+        name = model.removesuffix(":latest")
+        if name not in self.models:
+            raise ModelNotFoundError(f"model '{model}' not found")
+        return blob(self.models[name][1])
+
+
+def test_a_model_recreated_from_the_same_blob_runs_in_the_runner_listed_with_its_old_digest():
+    """Re-created with another system prompt and the same num_ctx, the model keeps its
+    runner, which ps still lists with the digest the name had before (real 0.32.15)."""
+    stale = running(ctx=65536, digest="before")
+    server = SharedStub({"qwenkit-chat": ("after", 1)}, ps=[stale])
+    context, _ = check_loaded(server, ExpectedModel("qwenkit-chat", 65536), placement="cpu")
+    assert context.passed and context.data["context_length"] == 65536
+
+
+def test_a_runner_of_other_weights_is_not_taken_for_the_model():
+    other = running(name="other:latest", ctx=65536, digest="o")
+    server = SharedStub({"other": ("o", 2), "qwenkit-chat": ("c", 1)}, ps=[other])
+    [load] = check_loaded(server, ExpectedModel("qwenkit-chat", 65536), placement="cpu")
+    assert not load.passed and load.observed == "not listed by /api/ps after a chat"
+
+
+def test_of_runners_with_unknown_weights_the_one_the_warm_up_renewed_counts():
+    """ps sorts by whole seconds, so the entry expiring last may come second."""
+    old = running(name="gone:latest", ctx=8192, digest="x")
+    old.expires_at = "2026-12-02T23:08:59.9Z"
+    renewed = running(ctx=65536, digest="y")
+    renewed.expires_at = "2026-12-02T23:08:59.95Z"
+    server = SharedStub({"qwenkit-chat": ("c", 1)}, ps=[old, renewed])
+    context, _ = check_loaded(server, ExpectedModel("qwenkit-chat", 65536), placement="cpu")
+    assert context.passed and context.data["context_length"] == 65536

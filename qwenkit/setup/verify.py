@@ -15,10 +15,12 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import time
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar
 
 from .._common.names import model_present
@@ -26,11 +28,13 @@ from .._common.retry import RetryPolicy
 from ..client.tools import empty_answer_note
 from ..errors import (
     EmptyToolAnswerWarning,
+    ModelNotFoundError,
     OllamaError,
     OllamaUnavailableError,
     ProtocolError,
     ResponseError,
 )
+from ..longctx import blob_digest
 from ..modelfile import parse_show_parameters
 
 if TYPE_CHECKING:
@@ -45,6 +49,8 @@ T = TypeVar("T")
 TRANSIENT_STATUS = frozenset({429, 502, 503, 504})
 #: Five tries with waits of 0.5, 1, 2 and 4 s between them: a busy server gets ~7.5 s.
 BUSY_RETRY = RetryPolicy(attempts=5, base_delay=0.5, max_delay=4.0)
+
+_RFC3339 = re.compile(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|z|[+-]\d\d:\d\d)")
 
 #: tokens a verification answer may take: a small JSON object or one tool call needs ~40
 ANSWER_TOKENS = 256
@@ -203,8 +209,7 @@ def check_loaded(
     hello = [{"role": "user", "content": "Reply with OK."}]
     try:
         retrying(lambda: client.chat(model.name, hello, options={"num_predict": 1}))
-        digest = _current_digest(retrying(client.list), model.name)
-        running = _find_running(retrying(client.ps), model.name, digest)
+        running = _find_running(client, retrying(client.ps), retrying(client.list), model.name)
     except OllamaError as err:
         return [
             Check(
@@ -401,14 +406,61 @@ def _current_digest(listed: ListResponse, name: str) -> str | None:
     return entry.digest or None if entry is not None else None
 
 
-def _find_running(ps: ProcessResponse, name: str, digest: str | None) -> RunningModel | None:
-    """The `/api/ps` entry running `name` as it is now, found by the digest `/api/tags` has
-    for it. On Ollama 0.32 the name alone misleads both ways: the runner of a model that was
-    re-created from another GGUF stays listed under the same name, and a model with the same
-    digest as one already loaded shares its runner, listed under the other name."""
-    if digest is not None:
-        return next((m for m in ps.models if m.digest == digest), None)
-    return next((m for m in ps.models if model_present([m.name or m.model], name)), None)
+def _find_running(
+    client: Client, ps: ProcessResponse, listed: ListResponse, name: str
+) -> RunningModel | None:
+    """The `/api/ps` entry of the runner that just answered `name`'s warm-up.
+
+    Ollama 0.32 keys a runner by its weights file and lists it under the model that loaded
+    it, with that model's digest of the time (`server/sched.go`, `PsHandler`). So the name
+    misleads both ways, and the digest alone misses a runner shared by two models:
+    * an entry with the digest `/api/tags` has for `name` now is its own runner (a runner
+      of a model re-created from another GGUF stays listed under the same name);
+    * an entry of another model with the same weights (qwenkit-chat and qwenkit-json made
+      from one blob) is a runner the two share, listed under the name that loaded it;
+    * an entry whose digest no model has any more (re-created from the same GGUF, or
+      deleted) holds weights we cannot name: it counts, the one expiring last (the warm-up
+      just renewed its runner's; ps sorts by whole seconds only).
+    """
+    digest = _current_digest(listed, name)
+    if digest is None:  # a server without digests: by name
+        return next((m for m in ps.models if model_present([m.name or m.model], name)), None)
+    own = next((m for m in ps.models if m.digest == digest), None)
+    if own is not None:
+        return own
+    weights = _weights(client, name)
+    if weights is None:
+        return None
+    current = {m.digest: m.name or m.model for m in listed.models if m.digest}
+    sharing = [
+        m
+        for m in ps.models
+        if m.digest not in current or _weights(client, current[m.digest]) == weights
+    ]
+    return max(sharing, key=lambda m: _expiry(m.expires_at), default=None)
+
+
+def _expiry(stamp: str | None) -> datetime:
+    """`expires_at` as a time: Go writes RFC 3339 with up to 9 fractional digits, which
+    `fromisoformat` (Python 3.10) does not read; unreadable counts as long expired.
+
+    >>> _expiry("2026-12-02T23:02:19.338771178Z") > _expiry("2026-12-02T23:02:19.3387Z")
+    True
+    """
+    match = _RFC3339.fullmatch(stamp or "")
+    if match is None:
+        return datetime.min.replace(tzinfo=timezone.utc)
+    whole, fraction, zone = match.groups()
+    zone = "+00:00" if zone in ("Z", "z") else zone
+    return datetime.fromisoformat(f"{whole}.{(fraction or '').ljust(6, '0')[:6]}{zone}")
+
+
+def _weights(client: Client, name: str) -> str | None:
+    """The digest of the blob `name` runs (its `/api/show` `FROM` line), None if unknown."""
+    try:
+        return blob_digest(retrying(lambda: client.show(name)).modelfile)
+    except ModelNotFoundError:
+        return None
 
 
 def _same_value(want: Any, got: Any) -> bool:

@@ -87,7 +87,7 @@ def delete(state: State, payload: Any) -> Response:
         model = state.models.remove(name)
         if model is None:
             raise HttpError(404, f"model '{name}' not found")
-        state.unload(model)
+        # Ollama leaves a deleted model's runner loaded (listed under its name) until it expires
         still_used = {layer.digest for m in state.models.values() for layer in m.layers()}
         state.present -= {layer.digest for layer in model.layers()} - still_used
     return Body(200, None)

@@ -303,7 +303,7 @@ class State:
     blobs: dict[str, bytes] = field(default_factory=dict)  # uploaded, by "sha256:<hex>"
     present: set[str] = field(default_factory=set)  # simulated downloaded blobs
     partial: dict[str, int] = field(default_factory=dict)  # digest -> bytes already fetched
-    loaded: dict[str, Loaded] = field(default_factory=dict)
+    loaded: dict[str, Loaded] = field(default_factory=dict)  # runners by weights blob digest
     loads: list[tuple[str, int]] = field(default_factory=list)  # every (re)load: name, ctx
     requests: list[Recorded] = field(default_factory=list)
     chat_script: list[ScriptItem] = field(default_factory=list)
@@ -368,13 +368,17 @@ class State:
         return size, max(0, cfg.vram_bytes - MINIMUM_GPU_MEMORY - graph)
 
     def load(self, model: LocalModel, ctx: int, keep_alive: float | None) -> Loaded:
-        """Load (or reload when the context differs) and refresh the expiry."""
+        """Load (or reload when the context differs) and refresh the expiry.
+
+        As Ollama 0.32's scheduler: one runner per weights blob, listed under the model that
+        loaded it (name and digest of the time), so a second model made from the same blob
+        (another system prompt, a re-created manifest) shares it without showing in ps."""
         seconds = self.config.keep_alive if keep_alive is None else keep_alive
         expires = time.time() + (10**9 if seconds < 0 else seconds)
         with self.lock:
-            key = model.name.lower()
+            key = model.model_digest
             current = self.loaded.get(key)
-            if current is None or current.context_length != ctx or current.model is not model:
+            if current is None or current.context_length != ctx:
                 size, vram = self.memory(model, ctx)
                 current = Loaded(model, size, vram, ctx, expires)
                 self.loaded[key] = current
@@ -385,5 +389,6 @@ class State:
             return current
 
     def unload(self, model: LocalModel) -> None:
+        """Stop the runner of the model's blob, whichever name ps lists it under."""
         with self.lock:
-            self.loaded.pop(model.name.lower(), None)
+            self.loaded.pop(model.model_digest, None)

@@ -22,6 +22,7 @@ import httpx
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "ollama"
 MISSING = "qwenkit-no-such-model"
 FOCUS = "scn-tiny"  # the model the scenario creates and whose entries it compares
+TWIN = "scn-twin"  # made from FOCUS's blob with another system prompt: one runner for both
 ZERO_DIGEST = "sha256:" + "0" * 64
 
 
@@ -81,6 +82,13 @@ def steps(cut: str, blob: tuple[str, bytes], tools_model: str) -> list[Step]:
         Step("chat_stream", "POST", "/api/chat", chat, True),
         Step("chat_load", "POST", "/api/chat", {"model": model, "stream": False}),
         Step("ps", "GET", "/api/ps"),
+        # a second model from the same blob shares scn-tiny's runner: ps lists scn-tiny only
+        Step("create_twin", "POST", "/api/create",
+             {"model": TWIN, **files, "system": "You are a twin.", "stream": False}),
+        Step("chat_twin", "POST", "/api/chat", {**chat, "model": TWIN, "stream": False}),
+        Step("ps_shared", "GET", "/api/ps"),
+        Step("tags_shared", "GET", "/api/tags"),
+        Step("show_twin", "POST", "/api/show", {"model": TWIN}),
         Step("generate", "POST", "/api/generate", {**gen, "stream": False}),
         Step("generate_stream", "POST", "/api/generate", gen, True),
         Step("chat_missing", "POST", "/api/chat", {**chat, "model": MISSING, "stream": False}),
@@ -112,6 +120,7 @@ def steps(cut: str, blob: tuple[str, bytes], tools_model: str) -> list[Step]:
         Step("generate_unload", "POST", "/api/generate",
              {"model": model, "keep_alive": 0, "stream": False}),
         Step("delete_created", "DELETE", "/api/delete", {"model": "scn-tiny2"}),
+        Step("delete_twin", "DELETE", "/api/delete", {"model": TWIN}),
     ]  # fmt: skip
 
 
@@ -193,7 +202,11 @@ def _details(body: dict[str, Any]) -> dict[str, Any]:
         facts["message_keys"] = sorted(body["message"])
     if isinstance(body.get("details"), dict):
         facts["details"] = body["details"]
-    focus = [m for m in body.get("models") or [] if m.get("name") == f"{FOCUS}:latest"]
+    models = body.get("models") or []
+    if "models" in body:  # which of the scenario's models are listed, and how often (the
+        # order is by whole seconds of modified_at/expires_at, so ties come in any order)
+        facts["scenario_models"] = sorted(m.get("name") for m in models if _ours(m.get("name")))
+    focus = [m for m in models if m.get("name") == f"{FOCUS}:latest"]
     if focus:  # the other models differ between the two servers
         facts["model_keys"] = sorted(focus[0])
         facts["model_details"] = focus[0].get("details")
@@ -206,6 +219,10 @@ def _details(body: dict[str, Any]) -> dict[str, Any]:
     if isinstance(body.get("tensors"), list):
         facts["tensor_keys"] = sorted({k for t in body["tensors"] for k in t})
     return facts
+
+
+def _ours(name: Any) -> bool:
+    return isinstance(name, str) and name.startswith("scn-")
 
 
 def _error_text(error: Any) -> str | None:

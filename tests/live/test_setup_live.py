@@ -139,3 +139,20 @@ def test_a_recreated_model_is_verified_not_its_stale_runner(live_host, live_mode
         listed = [m.context_length for m in client.ps().models if m.name == f"{name}:latest"]
     assert 16384 in listed and set(listed) <= {8192, 16384}
     assert context.passed and context.data["context_length"] == 16384
+
+
+def test_a_runner_shared_by_two_variants_is_verified_for_each(live_host, live_models, unload):
+    """Two models of one GGUF (qwenkit-chat and qwenkit-json) share one runner, which
+    /api/ps lists only under the name that loaded it, with that model's digest; verifying
+    the other one must find it there. (A num_ctx no other test uses: a runner of the same
+    GGUF left by another test would otherwise serve both, listed under a third name.)"""
+    first, second, ctx = "qwenkit-live-first", "qwenkit-live-second", 6144
+    unload.extend([first, second])
+    with qwenkit.Client(live_host) as client:
+        for name in (first, second):
+            client.create(name, from_=live_models.tiny, system=name, parameters={"num_ctx": ctx})
+        client.generate(first, "Hi", options={"num_predict": 1})
+        context, _ = check_loaded(client, ExpectedModel(second, ctx), placement="cpu")
+        listed = [m.name for m in client.ps().models]
+    assert f"{first}:latest" in listed and f"{second}:latest" not in listed
+    assert context.passed and context.data["context_length"] == ctx
