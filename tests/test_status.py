@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from qwenkit.cli.status import render
 from qwenkit.client import Client
 from qwenkit.hardware import LoadedModel
 from qwenkit.setup import SetupOptions, run_setup
@@ -210,3 +211,29 @@ def test_cli_status_with_an_unreachable_webui(fake, tmp_path):
     assert result.returncode == 1, result.stdout + result.stderr
     data = json.loads(result.stdout)
     assert data["webui"]["ok"] is False and not data["ok"]
+
+
+def test_one_runner_for_the_variants_of_one_gguf_names_them_all(fake, tmp_path):
+    """Ollama 0.32 lists the runner of chat, json and agent (one GGUF) once, under the name
+    that loaded it (the fake does as the real server, tests/fixtures/ollama/ps_shared.json)."""
+    set_up(fake, tmp_path)
+    report = gather(fake, tmp_path)
+    (runner,) = report.loaded
+    assert runner.name == "qwenkit-chat:latest"
+    assert report.also_answers(runner) == ["qwenkit-agent", "qwenkit-json"]
+    assert "also answers qwenkit-agent, qwenkit-json (same GGUF)" in "\n".join(render(report))
+
+
+def test_a_runner_loaded_before_its_model_was_recreated_is_not_called_clamped():
+    """Re-created with num_ctx 65536, the model's old runner (8192) stays listed under the
+    name with the old digest until the next request reloads it: not a clamp."""
+    report = StatusReport(
+        host="http://127.0.0.1:11434",
+        reachable=True,
+        version="0.32.15",
+        variants=[VariantState("qwenkit-chat", True, 65536, digest="new")],
+        loaded=[LoadedModel("qwenkit-chat:latest", 2**30, 0, 8192, digest="old")],
+    )
+    report.pitfalls = pitfalls(report)
+    assert not any("clamped" in p.message for p in report.pitfalls) and report.ok
+    assert any("before it was re-created" in p.message for p in report.pitfalls)

@@ -125,9 +125,9 @@ def render(report: Any) -> list[str]:
     lines.append("loaded:")
     for m in report.loaded:
         ctx = m.context_length if m.context_length is not None else "?"
-        lines.append(
-            f"  {m.name:<20} context {ctx}; {format_bytes(m.size)}, {m.vram_share:.0%} in VRAM"
-        )
+        line = f"  {m.name:<20} context {ctx}; {format_bytes(m.size)}, {m.vram_share:.0%} in VRAM"
+        also = report.also_answers(m)
+        lines.append(line + (f"; also answers {', '.join(also)} (same GGUF)" if also else ""))
     if not report.loaded:
         lines.append("  nothing")
     lines += _pitfall_lines(report)

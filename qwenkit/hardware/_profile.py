@@ -32,12 +32,14 @@ class LoadedModel:
     size: int
     size_vram: int
     context_length: int | None = None
+    digest: str = ""  # of the model that loaded the runner, as it was then (Ollama 0.32)
 
     @classmethod
     def of(cls, running: RunningModel) -> LoadedModel:
         """From the wire model; an older server may leave `name` empty, then it is `model`."""
         name = running.name or running.model
-        return cls(name, int(running.size), int(running.size_vram), running.context_length)
+        size, vram = int(running.size), int(running.size_vram)
+        return cls(name, size, vram, running.context_length, running.digest)
 
     @property
     def vram_share(self) -> float:

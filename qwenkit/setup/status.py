@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -18,6 +18,7 @@ from .._common.config import is_local_host, resolve_host
 from ..client import Client
 from ..errors import ModelNotFoundError, OllamaError, QwenkitError
 from ..hardware import LoadedModel
+from ..longctx import blob_digest
 from ..modelfile import Modelfile, parse_show_parameters
 from ..variants import is_pristine, modelfile_filename
 from .server_env import default_context, default_context_note
@@ -41,6 +42,8 @@ class VariantState:
     differences: list[str] = field(default_factory=list)
     edited: bool = False  # the Modelfile is the user's edit, not the file qwenkit wrote
     modelfile_error: str | None = None  # the Modelfile cannot be read or Ollama would refuse it
+    digest: str | None = None  # the manifest digest `/api/tags` lists now
+    weights: str | None = None  # the GGUF blob it runs (`sha256:<hex>`), from its FROM line
 
 
 @dataclass(frozen=True)
@@ -60,8 +63,15 @@ class StatusReport:
     error: str | None = None
     variants: list[VariantState] = field(default_factory=list)
     loaded: list[LoadedModel] = field(default_factory=list)
+    #: loaded digest -> the other variants its runner answers (the same GGUF): Ollama 0.32
+    #: runs one runner per weights file and lists it under the model that loaded it only
+    sharing: dict[str, list[str]] = field(default_factory=dict)
     pitfalls: list[Pitfall] = field(default_factory=list)
     webui: dict[str, Any] | None = None
+
+    def also_answers(self, loaded: LoadedModel) -> list[str]:
+        """The variants the runner of `loaded` answers besides the one it is listed under."""
+        return self.sharing.get(loaded.digest or loaded.name, [])
 
     @property
     def problems(self) -> list[Pitfall]:
@@ -98,11 +108,13 @@ def gather_status(
         report.pitfalls.append(Pitfall(str(err), err.hint or ""))
         return report
     report.reachable = True
-    names = [m.name or m.model for m in client.list().models]
+    digests = {(m.name or m.model).removesuffix(":latest"): m.digest for m in client.list().models}
     report.variants = [
-        _variant_state(client, name, modelfiles_dir) for name in variant_names(names, prefix)
+        _variant_state(client, name, modelfiles_dir, digests[name])
+        for name in variant_names(digests, prefix)
     ]
     report.loaded = [LoadedModel.of(m) for m in client.ps().models]
+    report.sharing = _sharing(client, report, digests)
     lister = docker_containers or list_docker_containers
     report.pitfalls = pitfalls(report, prefix=prefix, containers=_maybe(lister, host))
     return report
@@ -122,20 +134,64 @@ def variant_names(names: Iterable[str], prefix: str) -> list[str]:
     return sorted(set(found))
 
 
-def _variant_state(client: Client, name: str, modelfiles_dir: Path) -> VariantState:
+def _variant_state(client: Client, name: str, modelfiles_dir: Path, digest: str) -> VariantState:
     try:
         shown = client.show(name)
     except ModelNotFoundError:
         return VariantState(name, exists=False)
     params = parse_show_parameters(shown.parameters)
     num_ctx = params.get("num_ctx")
+    state = VariantState(
+        name, True, num_ctx, digest=digest or None, weights=blob_digest(shown.modelfile)
+    )
     local = _read_modelfile(name, modelfiles_dir)
     if local.expected is None:
-        return VariantState(name, True, num_ctx, local.path, modelfile_error=local.error)
+        return replace(state, modelfile=local.path, modelfile_error=local.error)
     differences = model_differences(shown, local.expected)
-    return VariantState(
-        name, True, num_ctx, local.path, not differences, differences, edited=local.edited
+    return replace(
+        state,
+        modelfile=local.path,
+        matches=not differences,
+        differences=differences,
+        edited=local.edited,
     )
+
+
+def _sharing(client: Client, report: StatusReport, digests: dict[str, str]) -> dict[str, list[str]]:
+    """For each runner listed under a current model: the variants it answers besides that
+    model, those of the same GGUF and num_ctx (qwenkit-json and qwenkit-agent under
+    qwenkit-chat, or all of them under the base tag they were made from); a variant with
+    another num_ctx would reload it."""
+    variants = {v.name: v for v in report.variants if v.weights}
+    out: dict[str, list[str]] = {}
+    for m in report.loaded:
+        name = m.name.removesuffix(":latest")
+        if is_stale(m, digests):
+            continue
+        own = variants.get(name)
+        blob = own.weights if own else _weights_of(client, name)
+        contexts = {own.num_ctx if own else None, m.context_length} - {None}
+        others = [
+            v.name
+            for v in variants.values()
+            if v.weights == blob and v.name != name and v.num_ctx in contexts
+        ]
+        if blob and others:
+            out[m.digest or m.name] = sorted(others)
+    return out
+
+
+def is_stale(m: LoadedModel, digests: Mapping[str, str]) -> bool:
+    """The runner was loaded by a model since re-created or deleted: `/api/ps` still lists
+    it with the digest the name had then (Ollama keeps it until it expires or reloads)."""
+    return bool(m.digest) and digests.get(m.name.removesuffix(":latest")) != m.digest
+
+
+def _weights_of(client: Client, name: str) -> str | None:
+    try:
+        return blob_digest(client.show(name).modelfile)
+    except ModelNotFoundError:
+        return None
 
 
 @dataclass(frozen=True)
@@ -250,10 +306,20 @@ def _mismatch(v: VariantState) -> Pitfall:
 
 def _loaded_rules(report: StatusReport) -> list[Pitfall]:
     planned = {v.name: v.num_ctx for v in report.variants}
+    digests = {v.name: v.digest for v in report.variants if v.digest}
     found = []
     for m in report.loaded:
         want = planned.get(m.name.removesuffix(":latest"))
-        if want and m.context_length is not None and m.context_length < want:
+        short = m.context_length is not None and want is not None and m.context_length < want
+        if short and is_stale(m, digests):
+            found.append(
+                Pitfall(
+                    f"{m.name} is still loaded as it was before it was re-created (context "
+                    f"{m.context_length}); its next request loads it with num_ctx {want}",
+                    severity="note",
+                )
+            )
+        elif short:
             found.append(
                 Pitfall(
                     f"{m.name} runs with {m.context_length} tokens of context, not its "
