@@ -1,13 +1,24 @@
 """`qwenkit bench` is not the bottleneck: its load generator beside a bare httpx async loop.
 
-    PYTHONPATH=. python benchmarks/bench_harness.py [--levels 1,8,64] [--rounds 3]
+    PYTHONPATH=. python benchmarks/bench_harness.py [--levels 1,8,64] [--rounds 9]
 
-Both contenders stream from the instant fake (`_fake_ollama.py`, a separate process that
-answers every chat with 200 token chunks as fast as it can), at each concurrency level, in
-alternating order, `--rounds` times; the median aggregate tokens/s of each is reported with
-the ratio (goal: qwenkit bench >= 95 % of the bare loop, up to 64 concurrent streams) and
-the client CPU time per streamed token. The bare loop does the least a benchmark must:
-`aiter_lines`, `json.loads`, and a clock read per token.
+Both contenders stream from the same instant fake (`_fake_ollama.py`, a separate process that
+answers every chat with 200 token chunks as fast as it can) under the same conditions, so the
+ratio is the harness's own cost and nothing else:
+
+* the same HTTP stack and connections: `httpx`, one client (so one kept-alive connection) per
+  concurrent stream, as `qwenkit bench` does. A client shared by all streams would measure
+  httpcore's pool instead, which scans every pooled connection for each request: at 64
+  streams that alone tripled the CPU per token of both sides;
+* warmed up alike: one untimed request per stream first (connections open, client built);
+* the same measurement from outside: wall and process CPU time around the load, tokens =
+  the chunks that carried text (200 a request on both sides);
+* interleaved: each round runs both, in alternating order, each trial in a fresh event loop.
+
+Reported per level: the median aggregate tokens/s and the client CPU µs per streamed token,
+each with its range over the rounds, and the ratio of the medians (goal: `qwenkit bench` >=
+95 % of the bare loop, up to 64 concurrent streams). The bare loop does the least a benchmark
+must: `aiter_lines`, `json.loads`, and a clock read per token.
 """
 
 from __future__ import annotations
@@ -17,85 +28,128 @@ import asyncio
 import json
 import statistics
 import time
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 
 import httpx
 from bench_client import start_server
 
 from qwenkit.bench.endpoints import OllamaEndpoint
 from qwenkit.bench.runner import Run, Settings
-from qwenkit.client import AsyncClient
 
 MODEL = "qwenkit-chat"
 PROMPT_WORDS = 64
+Load = Callable[[int], Awaitable[int]]  # requests -> streamed chunks with text
+Contender = Callable[[str, int], AbstractAsyncContextManager[Load]]
 
 
-async def bare(host: str, concurrency: int, requests: int) -> tuple[int, float, float]:
-    """(tokens, seconds, client CPU seconds) for a plain httpx loop."""
+@asynccontextmanager
+async def bare(host: str, concurrency: int) -> AsyncIterator[Load]:
+    """A plain httpx loop: `concurrency` workers, each with its own client."""
     payload = {"model": MODEL, "messages": [{"role": "user", "content": "hi"}], "stream": True}
-    limits = httpx.Limits(max_connections=None, max_keepalive_connections=None)
-    async with httpx.AsyncClient(base_url=host, timeout=None, limits=limits) as client:
-        left = iter(range(requests))
-        tokens = 0
+    async with AsyncExitStack() as stack:
+        clients = [
+            await stack.enter_async_context(httpx.AsyncClient(base_url=host, timeout=None))
+            for _ in range(concurrency)
+        ]
         now = asyncio.get_running_loop().time
 
-        async def worker() -> None:
-            nonlocal tokens
-            for _ in left:
-                async with client.stream("POST", "/api/chat", json=payload) as response:
-                    async for line in response.aiter_lines():
-                        if line:
-                            chunk = json.loads(line)
-                            now()
-                            tokens += 1 if chunk["message"]["content"] else 0
+        async def load(requests: int) -> int:
+            left = iter(range(requests))
+            tokens = 0
 
-        cpu, start = time.process_time(), time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
-        return tokens, time.perf_counter() - start, time.process_time() - cpu
+            async def worker(client: httpx.AsyncClient) -> None:
+                nonlocal tokens
+                for _ in left:
+                    async with client.stream("POST", "/api/chat", json=payload) as response:
+                        async for line in response.aiter_lines():
+                            if line:
+                                chunk = json.loads(line)
+                                now()
+                                tokens += 1 if chunk["message"]["content"] else 0
+
+            await asyncio.gather(*(worker(client) for client in clients))
+            return tokens
+
+        yield load
 
 
-async def qwenkit_bench(host: str, concurrency: int, requests: int) -> tuple[int, float, float]:
-    """The same load through `qwenkit bench`'s runner (one sweep level)."""
-    settings = Settings(MODEL, (concurrency,), requests=requests, duration=3600).check()
-    endpoint = OllamaEndpoint(AsyncClient(host), MODEL)
-    run = Run(endpoint, settings, lambda _: None)
+@asynccontextmanager
+async def qwenkit_bench(host: str, concurrency: int) -> AsyncIterator[Load]:
+    """The same load through `qwenkit bench`'s endpoint and runner (one sweep level)."""
+    endpoint = OllamaEndpoint(host, MODEL)
+    run = Run(endpoint, Settings(MODEL, (concurrency,)), lambda _: None)
     run.origin = asyncio.get_running_loop().time()
-    cpu = time.process_time()
-    level = await run.level(concurrency, PROMPT_WORDS)
-    used = time.process_time() - cpu
-    await endpoint.aclose()
-    assert level.errors == 0, level.samples[0].error
-    return sum(s.chunks for s in level.ok), level.span, used
+
+    async def load(requests: int) -> int:
+        run.settings = Settings(MODEL, (concurrency,), requests=requests, duration=3600).check()
+        level = await run.level(concurrency, PROMPT_WORDS)
+        assert level.errors == 0, level.samples[0].error
+        return sum(s.chunks for s in level.ok)
+
+    try:
+        yield load
+    finally:
+        await run.aclose()
+        await endpoint.aclose()
 
 
-CONTENDERS: dict[str, Any] = {"bare httpx": bare, "qwenkit bench": qwenkit_bench}
+CONTENDERS: dict[str, Contender] = {"bare httpx": bare, "qwenkit bench": qwenkit_bench}
+
+
+async def trial(contender: Contender, host: str, concurrency: int, requests: int) -> list[float]:
+    """[tokens/s, client CPU µs per token] of one timed load after a warm-up."""
+    async with contender(host, concurrency) as load:
+        await load(concurrency)
+        cpu, start = time.process_time(), time.perf_counter()
+        tokens = await load(requests)
+        wall, used = time.perf_counter() - start, time.process_time() - cpu
+    return [tokens / wall, used / tokens * 1e6]
+
+
+def spread(values: list[float], fmt: str) -> str:
+    """`median (min-max)`."""
+    mid, low, high = statistics.median(values), min(values), max(values)
+    return f"{mid:{fmt}} ({low:{fmt}}-{high:{fmt}})"
+
+
+def level_rows(host: str, level: int, requests: int, rounds: int) -> list[str]:
+    """Both contenders `rounds` times (alternating which goes first), then the table rows."""
+    results: dict[str, list[list[float]]] = {name: [] for name in CONTENDERS}
+    for round_ in range(rounds):
+        names = list(CONTENDERS)
+        for name in names if round_ % 2 == 0 else reversed(names):
+            results[name].append(asyncio.run(trial(CONTENDERS[name], host, level, requests)))
+    rows = [
+        f"{level:>7}  {name:<14} {spread([r[0] for r in runs], '.0f'):>22}  "
+        f"{spread([r[1] for r in runs], '.1f'):>18}"
+        for name, runs in results.items()
+    ]
+    bare_runs, ours = results["bare httpx"], results["qwenkit bench"]
+    paired = [q[0] / b[0] for q, b in zip(ours, bare_runs, strict=True)]  # same round
+    by_cpu = statistics.median(r[1] for r in bare_runs) / statistics.median(r[1] for r in ours)
+    rows.append(f"{level:>7}  {'ratio':<14} {spread(paired, '.0%'):>22}  {by_cpu:>18.0%}")
+    return rows
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--levels", default="1,8,64")
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=9)
+    parser.add_argument(
+        "--requests", type=int, default=0, help="per trial (0: 4 per stream, >= 100)"
+    )
     args = parser.parse_args()
     proc, host = start_server()
     try:
-        print(f"{'streams':>7} {'contender':<14} {'tokens/s':>10} {'CPU us/token':>13} ratio")
+        print(f"200-chunk streams, {args.rounds} rounds: median (min-max) over the rounds;")
+        print(
+            "ratio: qwenkit bench / bare, tokens/s paired by round, and bare / ours CPU per token"
+        )
+        print(f"{'streams':>7}  {'contender':<14} {'tokens/s':>22}  {'CPU µs/token':>18}")
         for level in (int(x) for x in args.levels.split(",")):
-            requests = max(16, 4 * level)
-            rates: dict[str, list[float]] = {name: [] for name in CONTENDERS}
-            cpus: dict[str, list[float]] = {name: [] for name in CONTENDERS}
-            for round_ in range(args.rounds):
-                order = list(CONTENDERS) if round_ % 2 == 0 else list(reversed(CONTENDERS))
-                for name in order:
-                    tokens, seconds, cpu = asyncio.run(CONTENDERS[name](host, level, requests))
-                    rates[name].append(tokens / seconds)
-                    cpus[name].append(cpu / tokens * 1e6)
-            base = statistics.median(rates["bare httpx"])
-            for name in CONTENDERS:
-                tps = statistics.median(rates[name])
-                print(
-                    f"{level:>7} {name:<14} {tps:>10.0f} {statistics.median(cpus[name]):>13.1f} "
-                    f"{tps / base:>6.0%}"
-                )
+            requests = args.requests or max(100, 4 * level)
+            print("\n".join(level_rows(host, level, requests, args.rounds)), flush=True)
     finally:
         assert proc.stdin is not None
         proc.stdin.close()

@@ -16,7 +16,7 @@ from .._common.config import auth_headers
 from .._common.config import openai_base as parse_openai_base
 from ..client._transport import DEFAULT_TIMEOUT, AsyncTransport
 from ..errors import OllamaUnavailableError, ProtocolError, QwenkitError, ResponseError
-from .endpoints import Clock, messages
+from .endpoints import Clock, connection_options, messages
 from .result import Sample
 
 if TYPE_CHECKING:
@@ -47,12 +47,24 @@ class OpenAIEndpoint:
         model: str,
         *,
         transport: httpx.AsyncBaseTransport | None = None,
+        connection: dict[str, Any] | None = None,
     ) -> None:
         self.base_url = base_url
         self.model = model
+        self._transport = transport
+        self._connection = connection or ({} if transport else connection_options())
         headers = auth_headers() or {}
         self._http = AsyncTransport(
-            base_url, timeout=DEFAULT_TIMEOUT, headers=headers, transport=transport
+            base_url,
+            timeout=DEFAULT_TIMEOUT,
+            headers=headers,
+            transport=transport,
+            **self._connection,
+        )
+
+    def lane(self) -> OpenAIEndpoint:
+        return OpenAIEndpoint(
+            self.base_url, self.model, transport=self._transport, connection=self._connection
         )
 
     async def check(self) -> None:

@@ -68,6 +68,15 @@ class Sample:
             return None
         return (self.first_token, self.last_token)
 
+    def since(self, origin: float) -> Sample:
+        """The same sample with its clock readings counted from `origin` (endpoints read
+        the raw monotonic clock, once a token; gaps need no shift)."""
+        self.start -= origin
+        for name in ("first_token", "last_token", "end"):
+            if (at := getattr(self, name)) is not None:
+                setattr(self, name, at - origin)
+        return self
+
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "ttft": self.ttft, "speed": self.speed}
 

@@ -13,16 +13,13 @@ import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..errors import QwenkitError
 from .endpoints import Endpoint
 from .prompts import CALIBRATION_WORDS, Calibration, make_prompt
 from .result import BenchResult, Level, Sample
 from .stats import Target
-
-if TYPE_CHECKING:
-    pass
 
 Progress = Callable[[str], None]
 
@@ -87,6 +84,20 @@ class Run:
     progress: Progress
     origin: float = 0.0
     issued: int = 0  # prompts handed out (their seeds)
+    lanes: list[Endpoint] = field(default_factory=list)  # one per concurrent stream
+
+    def lane(self, index: int) -> Endpoint:
+        """The endpoint of the `index`th concurrent stream; kept from level to level, so a
+        stream's connection is opened once (the first is `endpoint` itself)."""
+        while len(self.lanes) <= index:
+            self.lanes.append(self.endpoint.lane() if self.lanes else self.endpoint)
+        return self.lanes[index]
+
+    async def aclose(self) -> None:
+        """Close the lanes' clients (not `endpoint`'s: its owner closes it)."""
+        for lane in self.lanes[1:]:
+            await lane.aclose()
+        del self.lanes[1:]
 
     def now(self) -> float:
         return asyncio.get_running_loop().time() - self.origin
@@ -96,14 +107,17 @@ class Run:
         self.issued += count
         return [(words, make_prompt(seed, words)) for seed in seeds]
 
-    async def one(self, concurrency: int, job: tuple[int, str], max_tokens: int) -> Sample:
-        sample = Sample(concurrency, self.now(), job[0])
+    async def one(
+        self, concurrency: int, job: tuple[int, str], max_tokens: int, lane: int = 0
+    ) -> Sample:
+        clock = asyncio.get_running_loop().time  # raw: one read a token, made relative below
+        sample = Sample(concurrency, clock(), job[0])
         try:
-            await self.endpoint.stream(sample, job[1], max_tokens, self.now)
+            await self.lane(lane).stream(sample, job[1], max_tokens, clock)
         except QwenkitError as err:
             sample.error = str(err)
-            sample.end = self.now()
-        return sample
+            sample.end = clock()
+        return sample.since(self.origin)
 
     async def calibrate(self) -> tuple[Calibration, Sample]:
         """Two short requests; the first also carries the model's load time."""
@@ -125,14 +139,14 @@ class Run:
         deadline = self.now() + self.settings.duration
         out = self.settings.output_tokens
 
-        async def worker() -> None:
+        async def worker(lane: int) -> None:
             for job in jobs:
                 if samples and self.now() >= deadline:
                     return
-                samples.append(await self.one(concurrency, job, out))
+                samples.append(await self.one(concurrency, job, out, lane))
                 self.progress(f"concurrency {concurrency}: {len(samples)}/{total} requests")
 
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        await asyncio.gather(*(worker(lane) for lane in range(concurrency)))
         samples.sort(key=lambda s: s.start)
         return Level(concurrency, samples, self.settings.target)
 
@@ -169,13 +183,16 @@ async def measure(endpoint: Endpoint, settings: Settings, progress: Progress) ->
     """Calibrate, sweep, and the long prompt if asked: the timing half of a benchmark."""
     run = Run(endpoint, settings, progress)
     run.origin = asyncio.get_running_loop().time()
-    calibration, first = await run.calibrate()
-    cpu_start = time.process_time()
-    levels = await sweep(run, calibration)
-    client_cpu = time.process_time() - cpu_start
-    long = None
-    if settings.long_tokens:
-        long = await long_prefill(run, calibration, settings.long_tokens)
+    try:
+        calibration, first = await run.calibrate()
+        cpu_start = time.process_time()
+        levels = await sweep(run, calibration)
+        client_cpu = time.process_time() - cpu_start
+        long = None
+        if settings.long_tokens:
+            long = await long_prefill(run, calibration, settings.long_tokens)
+    finally:
+        await run.aclose()
     return BenchResult(
         model=settings.model,
         host="",

@@ -73,8 +73,8 @@ async def benchmark(
         await endpoint.check()
     else:
         base = resolve_host(host)
-        client = AsyncClient(base, transport=transport)
-        endpoint = OllamaEndpoint(client, settings.model)
+        ollama = OllamaEndpoint(base, settings.model, transport=transport)
+        endpoint, client = ollama, ollama.client
     local = is_local_host(base)
     if profile is None and local and settings.bandwidth_gbps is None:
         progress("probing this machine")
