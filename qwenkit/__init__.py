@@ -20,6 +20,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from .errors import (
+    BenchError,
     CapabilityError,
     EmptyToolAnswerWarning,
     GGUFError,
@@ -168,6 +169,7 @@ def __dir__() -> builtins.list[str]:
 __all__ = [
     "AsyncClient",
     "AsyncOpenAIClient",
+    "BenchError",
     "CapabilityError",
     "ChatResponse",
     "Client",

@@ -22,7 +22,8 @@ QwenkitError                      root; `.hint` says what to do, `.exit_code` is
 ├── GGUFError                     a GGUF file that cannot be read or rewritten as asked
 ├── VerificationError             Ollama does not run a model the way it was planned
 ├── WebUIError                    Open WebUI unreachable, refusing, or misconfigured
-└── SetupError                    a setup step that failed for a reason not covered above
+├── SetupError                    a setup step that failed for a reason not covered above
+└── BenchError                    a benchmark that could not measure, or not save what it did
 
 EmptyToolAnswerWarning            (a `UserWarning`, not an error) tools were offered and the
                                   answer is empty: Ollama dropped a call it could not use
@@ -322,6 +323,11 @@ class SetupError(QwenkitError):
         self.step = step
 
 
+class BenchError(QwenkitError):
+    """`qwenkit bench` could not measure (its first request failed: the request's own error is
+    the `__cause__`, and its exit code is kept) or could not save what it measured."""
+
+
 class EmptyToolAnswerWarning(UserWarning):
     """The model answered nothing although tools were offered (Ollama drops a call to a tool
     that was not offered, or one it cannot parse, without a trace)."""
@@ -329,6 +335,7 @@ class EmptyToolAnswerWarning(UserWarning):
 
 __all__ = [
     "CONNECTION_ERROR_MESSAGE",
+    "BenchError",
     "CapabilityError",
     "EmptyToolAnswerWarning",
     "GGUFError",

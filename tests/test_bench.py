@@ -25,6 +25,8 @@ from qwenkit.bench.report import biggest_gap, compare_lines, markdown, terminal_
 from qwenkit.bench.result import result_from_dict
 from qwenkit.bench.session import benchmark
 from qwenkit.cli import cli
+from qwenkit.cli._options import HOST_HELP
+from qwenkit.errors import IncompleteAnswerError, ResponseError
 from qwenkit.hardware import GPU, HardwareProfile
 from tests.fake_ollama import FakeOllama
 
@@ -313,7 +315,7 @@ def test_cli_unknown_model_and_garbage_compare(live_fake: FakeOllama, tmp_path: 
     garbage = tmp_path / "g.json"
     garbage.write_bytes(b"\xff{not json")
     done = invoke("--host", live_fake.url, "--compare", str(garbage))
-    assert done.exit_code == 1 and "cannot read" in done.output
+    assert done.exit_code == 2 and "cannot read" in done.output  # a bad option value
     unreachable = invoke("--host", "http://127.0.0.1:9", "--bandwidth", "1")
     assert unreachable.exit_code == 3 and "Traceback" not in unreachable.output
 
@@ -325,3 +327,40 @@ def test_a_cpu_machine_is_never_a_partial_offload() -> None:
     result = bench(scripted(vram=1 << 20), profile=cpu, concurrency=(1,), bandwidth_gbps=8.0)
     assert result.memory is not None and result.memory.placement == "cpu"
     assert "VRAM" not in biggest_gap(result)
+
+
+@pytest.mark.parametrize(
+    ("fault", "cause", "words"),
+    [
+        ({"status": {"/api/chat": (500, "llama runner process has terminated")}}, ResponseError,
+         "llama runner process has terminated (status code: 500)"),
+        ({"midstream_error": "out of memory"}, ResponseError, "out of memory"),
+        ({"cut_models": [MODEL]}, IncompleteAnswerError, "finished (before any text)"),
+        ({"truncate_stream": True}, IncompleteAnswerError, "finished (after 1 piece of text)"),
+    ],
+)  # fmt: skip
+def test_a_failing_first_request_stops_the_run_with_its_own_error_as_cause(
+    fault: dict[str, Any], cause: type[Exception], words: str
+) -> None:
+    fake = scripted()
+    fake.faults.update(fault)
+    with pytest.raises(qwenkit.BenchError, match="first request failed") as failed:
+        bench(fake)
+    assert isinstance(failed.value.__cause__, cause) and words in str(failed.value)
+    assert failed.value.hint and failed.value.exit_code == failed.value.__cause__.exit_code
+
+
+def test_unreachable_openai_server_is_unavailable_with_the_url_hint() -> None:
+    done = invoke("--openai", "http://127.0.0.1:9/v1", "--bandwidth", "1")
+    assert done.exit_code == 3 and "OpenAI-compatible server" in done.output
+    assert "--openai URL" in done.output and "Traceback" not in done.output
+
+
+def test_host_is_the_shared_option_with_its_checks_and_help() -> None:
+    help_text = " ".join(invoke("--help").output.split())
+    assert " ".join(HOST_HELP.split()) in help_text
+    for bad in ("http://127.0.0.1:99999", "", "ftp://x"):
+        ours = CliRunner().invoke(cli, ["bench", "--host", bad])
+        probe = CliRunner().invoke(cli, ["probe", "--host", bad])
+        assert ours.exit_code == probe.exit_code == 2
+        assert ours.output.splitlines()[-2:] == probe.output.splitlines()[-2:]

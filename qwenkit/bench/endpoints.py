@@ -126,7 +126,8 @@ def _cut(host: str, chunks: int) -> IncompleteAnswerError:
     """The client's error for an answer without its `done` line, counting what arrived."""
     err = IncompleteAnswerError(host)
     if chunks:
-        err.message = err.message.replace("before any text", f"after {chunks} pieces of text")
+        pieces = f"{chunks} piece" + "s" * (chunks != 1)
+        err.message = err.message.replace("before any text", f"after {pieces} of text")
     return err
 
 

@@ -15,14 +15,12 @@ from typing import TYPE_CHECKING, Any
 from .._common.config import auth_headers
 from .._common.config import openai_base as parse_openai_base
 from ..client._transport import DEFAULT_TIMEOUT, AsyncTransport
-from ..errors import OllamaUnavailableError, ProtocolError, QwenkitError, ResponseError
+from ..errors import OllamaUnavailableError, ProtocolError, ResponseError
 from .endpoints import Clock, connection_options, messages
 from .result import Sample
 
 if TYPE_CHECKING:
     import httpx
-
-EXIT_UNREACHABLE = 3
 
 
 def openai_base(url: str) -> str:
@@ -72,12 +70,12 @@ class OpenAIEndpoint:
         try:
             await self._http.request("GET", "/models")
         except OllamaUnavailableError as err:
-            failure = QwenkitError(
-                f"cannot reach an OpenAI-compatible server at {self.base_url}",
+            raise OllamaUnavailableError(
+                self.base_url,
+                detail=err.detail,
+                server="an OpenAI-compatible server",
                 hint="start the server, or check the --openai URL (it usually ends in /v1)",
-            )
-            failure.exit_code = EXIT_UNREACHABLE
-            raise failure from err
+            ) from err
         except ResponseError:
             pass  # some servers have no /models; the chat request will tell
 

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..errors import QwenkitError
+from ..errors import BenchError
 from .result import BenchResult
+
+WRITE_HINT = "give a path in a folder you can write to"
 
 
 def plot(result: BenchResult, path: Path) -> None:
@@ -20,7 +22,7 @@ def plot(result: BenchResult, path: Path) -> None:
         matplotlib.use("Agg")  # files only: no display needed
         import matplotlib.pyplot as plt
     except ImportError:
-        raise QwenkitError("--plot needs matplotlib", hint="pip install 'qwenkit[plot]'") from None
+        raise BenchError("--plot needs matplotlib", hint="pip install 'qwenkit[plot]'") from None
     levels = result.levels
     xs = [lv.concurrency for lv in levels]
     fig, (speed, latency) = plt.subplots(1, 2, figsize=(10, 4))
@@ -45,7 +47,7 @@ def plot(result: BenchResult, path: Path) -> None:
     try:
         fig.savefig(path)
     except OSError as err:
-        raise QwenkitError(f"cannot write {path}: {err.strerror or err}") from None
+        raise BenchError(f"cannot write {path}: {err.strerror or err}", hint=WRITE_HINT) from None
     finally:
         plt.close(fig)
 

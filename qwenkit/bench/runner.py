@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from ..errors import QwenkitError
+from ..errors import BenchError, InvalidRequestError, QwenkitError
 from .endpoints import Endpoint
 from .prompts import CALIBRATION_WORDS, Calibration, make_prompt
 from .result import BenchResult, Level, Sample
@@ -72,7 +72,7 @@ class Settings:
 
 def _need(ok: bool, message: str, hint: str | None) -> None:
     if not ok:
-        raise QwenkitError(message, hint=hint or "see `qwenkit bench --help`")
+        raise InvalidRequestError(message, hint=hint or "see `qwenkit bench --help`")
 
 
 @dataclass
@@ -85,6 +85,7 @@ class Run:
     origin: float = 0.0
     issued: int = 0  # prompts handed out (their seeds)
     lanes: list[Endpoint] = field(default_factory=list)  # one per concurrent stream
+    failure: QwenkitError | None = None  # the last request's error, for `failed()`
 
     def lane(self, index: int) -> Endpoint:
         """The endpoint of the `index`th concurrent stream; kept from level to level, so a
@@ -115,7 +116,7 @@ class Run:
         try:
             await self.lane(lane).stream(sample, job[1], max_tokens, clock)
         except QwenkitError as err:
-            sample.error = str(err)
+            sample.error, self.failure = str(err), err
             sample.end = clock()
         return sample.since(self.origin)
 
@@ -125,7 +126,7 @@ class Run:
         first = await self.one(0, self.prompts(CALIBRATION_WORDS[0], 1)[0], 1)
         second = await self.one(0, self.prompts(CALIBRATION_WORDS[1], 1)[0], 1)
         if first.error:
-            raise_failed(first)
+            raise run_failed(self.failure)
         points = [(s.prompt_words, s.prompt_tokens) for s in (first, second) if s.prompt_tokens]
         if len(points) < 2:  # no counts (an OpenAI server without usage): words ≈ tokens
             return Calibration(0.0, 1.0), first
@@ -151,11 +152,17 @@ class Run:
         return Level(concurrency, samples, self.settings.target)
 
 
-def raise_failed(sample: Sample) -> None:
-    raise QwenkitError(
-        f"the benchmark's first request failed: {sample.error}",
-        hint="check that the model answers, e.g. `qwenkit chat MODEL`",
+def run_failed(cause: QwenkitError | None) -> BenchError:
+    """The error that stops a benchmark whose single-user requests fail: the request's
+    hint and exit code (3 when nothing answers), raised `from` the request's error."""
+    failure = BenchError(
+        f"the benchmark's first request failed: {cause}",
+        hint=(cause.hint if cause else None)
+        or "check that the model answers: `qwenkit chat MODEL`",
     )
+    if cause is not None:
+        failure.exit_code, failure.__cause__ = cause.exit_code, cause
+    return failure
 
 
 async def sweep(run: Run, calibration: Calibration) -> list[Level]:
@@ -167,7 +174,7 @@ async def sweep(run: Run, calibration: Calibration) -> list[Level]:
         levels.append(level)
         if not level.ok:
             if concurrency == 1:
-                raise_failed(level.samples[0])
+                raise run_failed(run.failure)
             break
     return levels
 

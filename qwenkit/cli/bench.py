@@ -13,8 +13,8 @@ from typing import Any
 
 import click
 
-from ..errors import QwenkitError
-from ._options import FiniteRange
+from ..errors import BenchError, InvalidRequestError
+from ._options import FiniteRange, host_option
 from ._render import emit_json, json_option
 
 
@@ -41,14 +41,14 @@ def writable(path: Path | None, option: str) -> Path | None:
         return None
     try:
         if path.is_dir():
-            raise QwenkitError(f"{option} {path} is a folder", hint="give a file name")
+            raise InvalidRequestError(f"{option} {path} is a folder", hint="give a file name")
         if not path.parent.is_dir():
-            raise QwenkitError(
+            raise InvalidRequestError(
                 f"{option}: folder {path.parent} does not exist",
                 hint="create it, or write elsewhere",
             )
     except OSError as exc:  # a name too long for the file system, say
-        raise QwenkitError(
+        raise InvalidRequestError(
             f"{option}: cannot use {path}: {exc.strerror or exc}", hint="give a shorter file name"
         ) from exc
     return path
@@ -62,7 +62,7 @@ def load_run(path: Path | None) -> Any:
     try:
         return result_from_dict(json.loads(path.read_text(encoding="utf-8")))
     except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError) as err:
-        raise QwenkitError(
+        raise InvalidRequestError(
             f"cannot read {path} as a `qwenkit bench --json` run ({type(err).__name__})",
             hint="save one with `qwenkit bench --json > run.json`",
         ) from None
@@ -93,7 +93,7 @@ _PATH = click.Path(path_type=Path)
 
 @click.command()
 @click.argument("model", required=False, default="qwenkit-chat")
-@click.option("--host", help="Ollama URL (default: OLLAMA_HOST, then 127.0.0.1:11434).")
+@host_option()
 @click.option("--openai", "openai_url", help="Bench an OpenAI-compatible server at this URL.")
 @click.option("--concurrency", callback=parse_levels, help="Levels to sweep [default: 1,2,4,8].")
 @click.option("--prompt-tokens", type=click.IntRange(1, 1_000_000), default=256, show_default=True,
@@ -152,4 +152,6 @@ def _write(path: Path, text: str) -> None:
     try:
         path.write_text(text, encoding="utf-8")
     except OSError as err:
-        raise QwenkitError(f"cannot write {path}: {err.strerror or err}") from None
+        raise BenchError(
+            f"cannot write {path}: {err.strerror or err}", hint="give a path you can write to"
+        ) from None
