@@ -136,7 +136,7 @@ def test_long_variant_end_to_end(fake: FakeOllama, base_gguf: Path, tmp_path: Pa
             assert a.data.tobytes() == b.data.tobytes()
 
         checks = check_loaded(client, ExpectedModel(LONG, 131072))
-        assert all(c.passed for c in checks), checks
+        assert all(c.status == "pass" for c in checks), checks
         assert [m.context_length for m in client.ps().models if m.name.startswith(LONG)] == [131072]
 
 

@@ -22,7 +22,7 @@ from qwenkit.errors import (
     ProtocolError,
     ResponseError,
 )
-from qwenkit.setup import verify
+from qwenkit.setup import Check, verify
 from qwenkit.setup.verify import ExpectedModel, check_loaded, parameter_mismatches
 from tests.live.scenario import load
 
@@ -168,7 +168,7 @@ def test_verification_retries_a_busy_server_before_failing(monkeypatch):
     ctx = load("ps")["json"]["models"][0]["context_length"]
     api = qwenkit.Client("http://ollama.test", transport=httpx.MockTransport(handler))
     context, offload = check_loaded(api, ExpectedModel(model, ctx), placement="cpu")
-    assert context.passed and offload.passed and not answers
+    assert context.status == "pass" and offload.status == "pass" and not answers
 
 
 def test_a_server_that_stays_busy_fails_the_check_with_what_was_expected(monkeypatch):
@@ -181,15 +181,15 @@ def test_a_server_that_stays_busy_fails_the_check_with_what_was_expected(monkeyp
 
     api = qwenkit.Client("http://ollama.test", transport=httpx.MockTransport(handler))
     [load_check] = check_loaded(api, ExpectedModel("m", 4096), placement="cpu")
-    assert not load_check.passed and len(calls) == 3
-    assert "server busy" in load_check.observed and load_check.expected
+    assert load_check.status == "fail" and len(calls) == 3
+    assert "server busy" in load_check.detail and load_check.expected
 
 
 def test_a_check_without_expected_text_prints_no_empty_parentheses(capsys):
     from qwenkit.cli._setup_view import HumanView
 
-    HumanView().show(verify.Check("load", "m", False, "warm-up chat failed: boom"))
-    HumanView().show(verify.Check("json", "m", False, "not JSON: 'x'", "a JSON object"))
+    HumanView().show(Check("load", "fail", "warm-up chat failed: boom", model="m"))
+    HumanView().show(Check("json", "fail", "not JSON: 'x'", model="m", expected="a JSON object"))
     out = capsys.readouterr().out
     assert "warm-up chat failed: boom\n" in out and "(expected )" not in out
     assert "not JSON: 'x' (expected a JSON object)" in out

@@ -258,7 +258,7 @@ def test_long_variant_is_loaded_and_its_context_read_from_ps(long_fake, tmp_path
               quant="q4_K_M")  # fmt: skip
     checks = {(e.name, e.model): e for e in evs if e.kind == "check"}
     context = checks[("context", "qwenkit-long")]
-    assert context.passed and not context.skipped
+    assert context.status == "pass"
     assert context.data == {"context_length": 131072, "planned": 131072}
     warmups = [r.json["model"] for r in long_fake.requests_to("/api/chat")]
     assert "qwenkit-long" in warmups
@@ -268,6 +268,6 @@ def test_long_variant_that_does_not_fit_says_so_instead_of_loading(long_fake, tm
     evs = run(long_fake, tmp_path, profile=gpu_box(vram_gib=6), variants=("long",),
               quant="q4_K_M")  # fmt: skip
     context = next(e for e in evs if e.kind == "check" and e.name == "context")
-    assert context.skipped and context.model == "qwenkit-long"
-    assert context.observed.startswith("not loaded: 131072 tokens do not fit with q4_K_M")
+    assert context.status == "skip" and context.model == "qwenkit-long"
+    assert context.detail.startswith("not loaded: 131072 tokens do not fit with q4_K_M")
     assert "qwenkit-long" not in [r.json["model"] for r in long_fake.requests_to("/api/chat")]

@@ -54,7 +54,7 @@ def test_after_setup_everything_matches(fake, tmp_path):
     assert [v.name for v in report.variants] == ["qwenkit-agent", "qwenkit-chat", "qwenkit-json"]
     assert all(v.matches and v.num_ctx == 32768 for v in report.variants)
     assert [m.name for m in report.loaded]  # verification loaded the chat variant
-    assert report.problems == [] and report.ok
+    assert report.failures == [] and report.ok
 
 
 def test_drift_from_the_modelfile_is_reported(fake, tmp_path):
@@ -63,7 +63,7 @@ def test_drift_from_the_modelfile_is_reported(fake, tmp_path):
     report = gather(fake, tmp_path)
     chat = next(v for v in report.variants if v.name == "qwenkit-chat")
     assert chat.matches is False and chat.differences == ["top_k: expected 20, got 40"]
-    assert any("no longer matches" in p.message for p in report.problems)
+    assert any("no longer matches" in p.detail for p in report.failures)
     assert not report.ok
 
 
@@ -74,7 +74,7 @@ def test_an_edited_modelfile_points_to_the_way_to_apply_it(fake, tmp_path):
     report = gather(fake, tmp_path)
     chat = next(v for v in report.variants if v.name == "qwenkit-chat")
     assert chat.matches is False and chat.edited
-    problem = next(p for p in report.problems if "qwenkit-chat no longer matches" in p.message)
+    problem = next(p for p in report.failures if p.model == "qwenkit-chat" and p.name == "config")
     assert f"ollama create qwenkit-chat -f {path}" in problem.hint
     assert "qwenkit setup" in problem.hint and "rerun" not in problem.hint
 
@@ -95,8 +95,8 @@ def test_a_modelfile_with_a_syntax_error_is_reported_with_its_line(fake, tmp_pat
     report = gather(fake, tmp_path)
     agent = next(v for v in report.variants if v.name == "qwenkit-agent")
     assert agent.matches is None and "(line" in (agent.modelfile_error or "")
-    problem = next(p for p in report.problems if str(path) in p.message)
-    assert "line" in problem.message and "fix that line" in problem.hint
+    problem = next(p for p in report.failures if str(path) in p.detail)
+    assert "line" in problem.detail and "fix that line" in problem.hint
     assert not report.ok
 
 
@@ -105,7 +105,7 @@ def test_missing_num_ctx_and_no_modelfile(fake, tmp_path):
     report = gather(fake, tmp_path / "nowhere")
     (chat,) = report.variants
     assert chat.num_ctx is None and chat.matches is None
-    assert any("has no num_ctx" in p.message and "4096" in p.message for p in report.problems)
+    assert any("no num_ctx" in p.detail and "4096" in p.detail for p in report.failures)
 
 
 def test_unreachable_server(tmp_path):
@@ -127,35 +127,35 @@ def test_rules_clamp_and_offload():
         loaded=[LoadedModel("qwenkit-chat:latest", 10 * 2**30, 6 * 2**30, 32768)],
     )
     found = pitfalls(report)
-    messages = " | ".join(p.message for p in found)
+    messages = " | ".join(p.detail for p in found)
     assert "runs with 32768 tokens of context, not its num_ctx 65536" in messages
     assert "only 60% in VRAM" in messages
-    assert found[-1].severity == "note"  # the version note comes after the problems
+    assert found[-1].status == "note"  # the version note comes after the problems
 
 
 def test_rule_open_webui_in_docker_with_loopback_ollama():
     report = StatusReport(host="http://127.0.0.1:11434", reachable=True, version="0.12.0")
     report.variants = [VariantState("qwenkit-chat", True, 8192)]
     found = pitfalls(report, containers=["ghcr.io/open-webui/open-webui:main open-webui"])
-    assert any("Open WebUI runs in Docker" in p.message for p in found)
-    assert not any("Docker" in p.message for p in pitfalls(report, containers=["redis x"]))
+    assert any("Open WebUI runs in Docker" in p.detail for p in found)
+    assert not any("Docker" in p.detail for p in pitfalls(report, containers=["redis x"]))
     remote = StatusReport(host="http://gpu-box:11434", reachable=True, version="0.12.0")
     remote.variants = report.variants
-    assert not any("Docker" in p.message for p in pitfalls(remote, containers=["open-webui"]))
+    assert not any("Docker" in p.detail for p in pitfalls(remote, containers=["open-webui"]))
 
 
 def test_docker_hint_prefers_the_bridge_and_warns_about_0000():
     report = StatusReport(host="http://127.0.0.1:11434", reachable=True, version="0.12.0")
     report.variants = [VariantState("qwenkit-chat", True, 8192)]
     found = pitfalls(report, containers=["ghcr.io/open-webui/open-webui:main open-webui"])
-    hint = next(p.hint for p in found if "Open WebUI runs in Docker" in p.message)
+    hint = next(p.hint for p in found if "Open WebUI runs in Docker" in p.detail)
     assert "OLLAMA_HOST=172.17.0.1" in hint
     assert "0.0.0.0" not in hint or "unauthenticated" in hint
 
 
 def test_no_variants_is_a_problem():
     report = StatusReport(host="http://127.0.0.1:11434", reachable=True, version="0.12.0")
-    assert [p.message for p in pitfalls(report)] == ["no qwenkit-* variants on this server"]
+    assert [p.detail for p in pitfalls(report)] == ["no qwenkit-* variants on this server"]
 
 
 def test_variant_names():
@@ -234,6 +234,6 @@ def test_a_runner_loaded_before_its_model_was_recreated_is_not_called_clamped():
         variants=[VariantState("qwenkit-chat", True, 65536, digest="new")],
         loaded=[LoadedModel("qwenkit-chat:latest", 2**30, 0, 8192, digest="old")],
     )
-    report.pitfalls = pitfalls(report)
-    assert not any("clamped" in p.message for p in report.pitfalls) and report.ok
-    assert any("before it was re-created" in p.message for p in report.pitfalls)
+    report.checks = pitfalls(report)
+    assert not any("clamped" in p.detail for p in report.checks) and report.ok
+    assert any("before it was re-created" in p.detail for p in report.checks)

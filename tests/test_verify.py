@@ -122,7 +122,7 @@ def test_mismatches_ignore_stop_order_and_float_noise():
 def test_config_check_passes_on_the_planned_values():
     server = StubServer(show=ShowResponse(parameters=SHOW_PARAMETERS, system="You are helpful.\n"))
     check = check_config(server, EXPECTED)
-    assert check.passed, check.observed
+    assert check.status == "pass", check.detail
     assert check.data["num_ctx"] == 65536
     assert check.status == "pass"
 
@@ -130,24 +130,24 @@ def test_config_check_passes_on_the_planned_values():
 def test_config_check_reports_each_difference():
     shown = ShowResponse(parameters=SHOW_PARAMETERS.replace("65536", "8192"), system="Other.")
     check = check_config(StubServer(show=shown), EXPECTED)
-    assert not check.passed
-    assert "num_ctx: expected 65536, got 8192" in check.observed
-    assert "system prompt differs" in check.observed
+    assert check.status == "fail"
+    assert "num_ctx: expected 65536, got 8192" in check.detail
+    assert "system prompt differs" in check.detail
     assert check.to_dict()["status"] == "fail"
 
 
 def test_config_check_fails_for_a_missing_model():
     check = check_config(StubServer(show=None), EXPECTED)
-    assert not check.passed and "not found" in check.observed
+    assert check.status == "fail" and "not found" in check.detail
 
 
 def test_clamp_is_caught_from_ps():
     server = StubServer(ps=[running(ctx=32768)])
     context, offload = check_loaded(server, EXPECTED)
-    assert not context.passed
+    assert context.status == "fail"
     assert context.data == {"context_length": 32768, "planned": 65536}
     assert "clamped num_ctx from 65536 to 32768" in context.hint
-    assert offload.passed
+    assert offload.status == "pass"
     # the warm-up chat loads the model without overriding its num_ctx
     (_, _, kwargs), *_ = server.chats
     assert "num_ctx" not in kwargs.get("options", {})
@@ -156,8 +156,8 @@ def test_clamp_is_caught_from_ps():
 def test_partial_offload_fails_and_names_the_smaller_plan():
     server = StubServer(ps=[running(size=8_000, vram=6_000)])
     _, offload = check_loaded(server, EXPECTED, smaller_plan="q4_K_M at 16384")
-    assert not offload.passed
-    assert "75% in VRAM" in offload.observed
+    assert offload.status == "fail"
+    assert "75% in VRAM" in offload.detail
     assert "q4_K_M at 16384" in offload.hint
 
 
@@ -167,35 +167,35 @@ def test_partial_offload_fails_and_names_the_smaller_plan():
 def test_offload_expectation_follows_the_plan(placement, vram, ok):
     server = StubServer(ps=[running(size=8_000, vram=vram)])
     _, offload = check_loaded(server, EXPECTED, placement=placement)
-    assert offload.passed is ok
+    assert (offload.status == "pass") is ok
 
 
 def test_old_server_without_context_length_is_skipped_not_failed():
     context, _ = check_loaded(StubServer(ps=[running(ctx=None)]), EXPECTED)
-    assert context.skipped and context.status == "skip"
+    assert context.status == "skip"
 
 
 def test_model_missing_from_ps_fails_load():
     (check,) = check_loaded(StubServer(ps=[running(name="other:latest")]), EXPECTED)
-    assert check.name == "load" and not check.passed
+    assert check.name == "load" and check.status == "fail"
 
 
 def test_json_check():
     good = StubServer(chat=answer('{"ok": true}'))
-    assert check_json(good, "qwenkit-json").passed
+    assert check_json(good, "qwenkit-json").status == "pass"
     assert good.chats[0][2] == {"format": "json", "options": {"num_predict": ANSWER_TOKENS}}
     bad = StubServer(chat=answer("Sure! Here it is"))
     check = check_json(bad, "qwenkit-json")
-    assert not check.passed and "not JSON" in check.observed
+    assert check.status == "fail" and "not JSON" in check.detail
     listy = StubServer(chat=answer("[1, 2]"))
-    assert not check_json(listy, "qwenkit-json").passed
+    assert check_json(listy, "qwenkit-json").status == "fail"
 
 
 def test_an_unclosed_json_answer_is_reported_cut_and_clipped():
     endless = '{"ok": "' + "x" * 490_000
     check = check_json(StubServer(chat=answer(endless, done_reason="length")), "qwenkit-json")
-    assert not check.passed
-    assert check.observed.startswith(f"cut at {ANSWER_TOKENS} tokens, JSON not closed")
+    assert check.status == "fail"
+    assert check.detail.startswith(f"cut at {ANSWER_TOKENS} tokens, JSON not closed")
     assert check.data["content"] == endless[:KEPT_CHARS] and check.data["chars"] == len(endless)
     assert check.data["done_reason"] == "length" and check.data["eval_count"] == 9
     assert len(json.dumps(check.to_dict())) < 2 * KEPT_CHARS
@@ -205,30 +205,30 @@ def test_tool_check():
     call = ToolCall(function=Function(name="get_current_time", arguments={"timezone": "UTC"}))
     good = StubServer(chat=answer("", call))
     check = check_tools(good, "qwenkit-agent")
-    assert check.passed and check.data["tool_calls"] == ["get_current_time"]
-    assert check.hint is None
+    assert check.status == "pass" and check.data["tool_calls"] == ["get_current_time"]
+    assert check.hint == ""
     assert good.chats[0][2] == {"tools": [PROBE_TOOL], "options": {"num_predict": ANSWER_TOKENS}}
     plain = StubServer(chat=answer("It is noon."))
     check = check_tools(plain, "qwenkit-agent")
-    assert not check.passed and "It is noon." in check.observed
+    assert check.status == "fail" and "It is noon." in check.detail
     assert "TEMPLATE" in (check.hint or "")
 
 
 def test_an_empty_tool_answer_blames_the_dropped_call_not_the_template():
     check = check_tools(StubServer(chat=answer("")), "qwenkit-agent")
-    assert not check.passed and "empty answer" in check.observed
+    assert check.status == "fail" and "empty answer" in check.detail
     assert "not offered (offered: get_current_time)" in (check.hint or "")
     assert "TEMPLATE" not in (check.hint or "")
     cut = check_tools(StubServer(chat=answer("", done_reason="length")), "qwenkit-agent")
-    assert f"within {ANSWER_TOKENS} tokens" in cut.observed
+    assert f"within {ANSWER_TOKENS} tokens" in cut.detail
 
 
 def test_request_errors_become_failed_checks():
     server = StubServer(chat_error=ResponseError("does not support tools", 400))
-    assert not check_tools(server, "m").passed
-    assert not check_json(server, "m").passed
+    assert check_tools(server, "m").status == "fail"
+    assert check_json(server, "m").status == "fail"
     (load,) = check_loaded(server, EXPECTED)
-    assert not load.passed and "does not support tools" in load.observed
+    assert load.status == "fail" and "does not support tools" in load.detail
 
 
 def test_run_checks_covers_every_model_then_one_of_each_runtime_check():
@@ -272,7 +272,7 @@ def test_config_observed_counts_matching_parameters():
         parameters=SHOW_PARAMETERS.replace("top_k                          20", "top_k 1")
     )
     check = check_config(StubServer(show=shown), EXPECTED)
-    assert check.observed.startswith("num_ctx 65536, 2/3 parameters")
+    assert check.detail.startswith("num_ctx 65536, 2/3 parameters")
 
 
 def test_the_current_runner_is_read_not_a_stale_one_of_the_same_name():
@@ -283,7 +283,7 @@ def test_the_current_runner_is_read_not_a_stale_one_of_the_same_name():
     tags = ListResponse(models=[ListModel(name=current.name, model=current.name, digest="new")])
     server.list = lambda: tags
     context, _ = check_loaded(server, ExpectedModel("qwenkit-chat", 65536), placement="cpu")
-    assert context.passed and context.data["context_length"] == 65536
+    assert context.status == "pass" and context.data["context_length"] == 65536
 
 
 def test_a_runner_shared_with_an_identical_model_is_found_by_digest():
@@ -294,7 +294,7 @@ def test_a_runner_shared_with_an_identical_model_is_found_by_digest():
     tags = ListResponse(models=[ListModel(name="qwenkit-agent:latest", digest="same")])
     server.list = lambda: tags
     context, _ = check_loaded(server, ExpectedModel("qwenkit-agent", 4096), placement="cpu")
-    assert context.passed and context.data["context_length"] == 4096
+    assert context.status == "pass" and context.data["context_length"] == 4096
 
 
 def blob(n: int) -> ShowResponse:
@@ -328,14 +328,14 @@ def test_a_model_recreated_from_the_same_blob_runs_in_the_runner_listed_with_its
     stale = running(ctx=65536, digest="before")
     server = SharedStub({"qwenkit-chat": ("after", 1)}, ps=[stale])
     context, _ = check_loaded(server, ExpectedModel("qwenkit-chat", 65536), placement="cpu")
-    assert context.passed and context.data["context_length"] == 65536
+    assert context.status == "pass" and context.data["context_length"] == 65536
 
 
 def test_a_runner_of_other_weights_is_not_taken_for_the_model():
     other = running(name="other:latest", ctx=65536, digest="o")
     server = SharedStub({"other": ("o", 2), "qwenkit-chat": ("c", 1)}, ps=[other])
     [load] = check_loaded(server, ExpectedModel("qwenkit-chat", 65536), placement="cpu")
-    assert not load.passed and load.observed == "not listed by /api/ps after a chat"
+    assert load.status == "fail" and load.detail == "not listed by /api/ps after a chat"
 
 
 def test_of_runners_with_unknown_weights_the_one_the_warm_up_renewed_counts():
@@ -346,4 +346,4 @@ def test_of_runners_with_unknown_weights_the_one_the_warm_up_renewed_counts():
     renewed.expires_at = "2026-12-02T23:08:59.95Z"
     server = SharedStub({"qwenkit-chat": ("c", 1)}, ps=[old, renewed])
     context, _ = check_loaded(server, ExpectedModel("qwenkit-chat", 65536), placement="cpu")
-    assert context.passed and context.data["context_length"] == 65536
+    assert context.status == "pass" and context.data["context_length"] == 65536

@@ -87,7 +87,7 @@ def test_check_reads_the_ollama_open_webui_uses_and_flags_a_preset_that_disagree
         report = check_webui(URL, host=OLLAMA, variants=["chat"], chat=False)
     failed = {c.name: c for c in report.failures}
     assert "preset num_ctx 32768 ≠ Modelfile num_ctx 8192" in failed["num_ctx chat"].detail
-    assert "qwenkit webui sync" in (failed["num_ctx chat"].fix or "")
+    assert "qwenkit webui sync" in (failed["num_ctx chat"].hint or "")
 
 
 def test_check_flags_a_display_name_that_disagrees_with_the_model() -> None:
@@ -129,7 +129,7 @@ def test_check_webui_down_is_a_report_not_an_exception() -> None:
         router.get(f"{URL}/health").mock(side_effect=httpx.ConnectError("refused"))
         router.post(f"{OLLAMA}/api/show").mock(side_effect=httpx.ConnectError("down"))
         report = check_webui(URL, host=OLLAMA, variants=["chat"])
-    assert [(c.name, c.ok) for c in report.checks] == [("open-webui", False)]
+    assert [(c.name, c.status) for c in report.checks] == [("open-webui", "fail")]
 
 
 def test_check_auth_refused() -> None:
@@ -228,4 +228,4 @@ def test_cli_check_exit_code_and_json() -> None:
     assert result.exit_code == 1
     data = json.loads(result.stdout)
     assert data["ok"] is False
-    assert [c["name"] for c in data["checks"] if not c["ok"]] == ["num_ctx chat"]
+    assert [c["name"] for c in data["checks"] if c["status"] == "fail"] == ["num_ctx chat"]

@@ -36,12 +36,12 @@ def healthy(**changes: object) -> WebUIFacts:
 
 
 def failing(facts: WebUIFacts) -> list[Check]:
-    return [c for c in diagnose(facts) if not c.ok]
+    return [c for c in diagnose(facts) if c.failed]
 
 
 def test_all_good() -> None:
     checks = diagnose(healthy())
-    assert all(c.ok for c in checks), checks
+    assert all(c.status == "pass" for c in checks), checks
     names = [c.name for c in checks]
     assert names == [
         "open-webui",
@@ -55,13 +55,13 @@ def test_all_good() -> None:
 
 def test_webui_down_stops_there() -> None:
     checks = diagnose(healthy(healthy=False))
-    assert [(c.name, c.ok) for c in checks] == [("open-webui", False)]
-    assert "compose" in checks[0].fix
+    assert [(c.name, c.status) for c in checks] == [("open-webui", "fail")]
+    assert "compose" in checks[0].hint
 
 
 def test_auth_failure_is_reported_with_fix() -> None:
     [up, auth] = diagnose(healthy(auth_error="Open WebUI refused"))
-    assert up.ok and not auth.ok and "--token" in auth.fix
+    assert up.status == "pass" and auth.failed and "--token" in auth.hint
 
 
 def test_ollama_bound_to_loopback_while_webui_in_docker() -> None:
@@ -74,33 +74,33 @@ def test_ollama_bound_to_loopback_while_webui_in_docker() -> None:
     [problem] = failing(facts)
     assert problem.name == "ollama-connection"
     assert "listens only on 127.0.0.1" in problem.detail
-    assert "OLLAMA_HOST=172.17.0.1" in problem.fix
-    assert "exposes" in problem.fix  # 0.0.0.0 is named with its risk
+    assert "OLLAMA_HOST=172.17.0.1" in problem.hint
+    assert "exposes" in problem.hint  # 0.0.0.0 is named with its risk
 
 
 def test_host_docker_internal_not_resolving() -> None:
     facts = healthy(ollama_status=500, listen_addresses=("0.0.0.0",))
     [problem] = failing(facts)
-    assert "host-gateway" in problem.fix
-    assert "--add-host=host.docker.internal:host-gateway" in problem.fix
+    assert "host-gateway" in problem.hint
+    assert "--add-host=host.docker.internal:host-gateway" in problem.hint
 
 
 def test_host_docker_internal_with_unknown_bind_blames_resolution() -> None:
     [problem] = failing(healthy(ollama_status=500, listen_addresses=None))
-    assert "host-gateway" in problem.fix
+    assert "host-gateway" in problem.hint
 
 
 def test_loopback_base_url_inside_container() -> None:
     facts = healthy(ollama_status=500, base_urls=("http://127.0.0.1:11434",), ollama_here=True)
     [problem] = failing(facts)
     assert "container itself" in problem.detail
-    assert "host.docker.internal" in problem.fix
+    assert "host.docker.internal" in problem.hint
 
 
 def test_loopback_base_url_with_ollama_down_says_start_ollama() -> None:
     facts = healthy(ollama_status=500, base_urls=("http://localhost:11434",), ollama_here=False)
     [problem] = failing(facts)
-    assert "ollama serve" in problem.fix
+    assert "ollama serve" in problem.hint
 
 
 def test_saved_base_url_differs_from_expected() -> None:
@@ -111,48 +111,48 @@ def test_saved_base_url_differs_from_expected() -> None:
     )
     [problem] = failing(facts)
     assert problem.name == "ollama-base-url"
-    assert "ENABLE_PERSISTENT_CONFIG=False" in problem.fix
-    assert "/ollama/config/update" in problem.fix
+    assert "ENABLE_PERSISTENT_CONFIG=False" in problem.hint
+    assert "/ollama/config/update" in problem.hint
 
 
 def test_saved_base_url_matching_expected_passes() -> None:
     checks = diagnose(healthy(expected_base_url=DOCKER_URL))
-    assert any(c.name == "ollama-base-url" and c.ok for c in checks)
+    assert any(c.name == "ollama-base-url" and c.status == "pass" for c in checks)
 
 
 def test_no_models_listed() -> None:
     model = ModelFacts("chat", "qwenkit-chat:latest", in_ollama=False)
     problems = failing(healthy(models_listed=(), models=(model,)))
     assert [p.name for p in problems] == ["models", "listed chat"]
-    assert all("qwenkit setup" in p.fix for p in problems)
+    assert all("qwenkit setup" in p.hint for p in problems)
 
 
 def test_variant_in_ollama_but_not_listed_suggests_sync() -> None:
     model = ModelFacts("json", "qwenkit-json:latest", True, 32768, listed=False)
     [problem] = failing(healthy(models=(model,)))
-    assert problem.name == "listed json" and "webui sync" in problem.fix
+    assert problem.name == "listed json" and "webui sync" in problem.hint
 
 
 def test_missing_num_ctx_cuts_chats() -> None:
     model = ModelFacts("chat", "qwenkit-chat:latest", True, None, True, None)
     problem = check_context(model)
-    assert problem is not None and not problem.ok
-    assert "default context" in problem.detail and "qwenkit setup" in problem.fix
+    assert problem is not None and problem.failed
+    assert "default context" in problem.detail and "qwenkit setup" in problem.hint
 
 
 def test_preset_num_ctx_differs_from_modelfile() -> None:
     model = ModelFacts("chat", "qwenkit-chat:latest", True, 32768, True, 2048)
     problem = check_context(model)
-    assert problem is not None and not problem.ok
+    assert problem is not None and problem.failed
     assert "2048" in problem.detail and "32768" in problem.detail and "reloads" in problem.detail
-    assert "webui sync" in problem.fix
+    assert "webui sync" in problem.hint
 
 
 @pytest.mark.parametrize("preset", [None, 16384])
 def test_matching_or_absent_preset_is_fine(preset: int | None) -> None:
     model = ModelFacts("chat", "qwenkit-chat:latest", True, 16384, True, preset)
     problem = check_context(model)
-    assert problem is not None and problem.ok
+    assert problem is not None and problem.status == "pass"
 
 
 def test_unknown_ollama_side_makes_no_context_claim() -> None:
@@ -178,4 +178,4 @@ def test_report_ok_and_dict() -> None:
     assert not report.ok
     assert [c.name for c in report.failures] == ["ollama-connection"]
     data = report.to_dict()
-    assert data["ok"] is False and data["checks"][1]["fix"]
+    assert data["ok"] is False and data["checks"][1]["hint"]

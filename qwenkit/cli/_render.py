@@ -6,11 +6,12 @@ import json
 import shutil
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, TextIO, TypeVar
 
 import click
 
+from .._common.checks import Check
 from .._common.units import format_bytes
 from ..errors import QwenkitError
 
@@ -48,6 +49,37 @@ def report_error(err: QwenkitError, *, as_json: bool = False) -> None:
     click.secho(f"error: {_one_line(str(err))}", fg="red", err=True)
     if err.hint:
         click.echo(f"hint: {_one_line(err.hint)}", err=True)
+
+
+#: how each check status starts its line: setup, status and webui check look alike
+CHECK_MARKS = {"pass": "✓", "fail": "✗", "skip": "-", "note": "!"}
+
+
+def check_lines(check: Check) -> list[str]:
+    """A check as text: mark, name, model and what was seen (with what was expected, when it
+    failed); below it the hint, unless it passed.
+
+    >>> check_lines(Check("offload", "pass", "100% in VRAM", model="qwenkit-chat"))
+    ['✓ offload qwenkit-chat: 100% in VRAM']
+    >>> check_lines(Check("context", "fail", "context_length 32768", "use --ctx 32768",
+    ...                   model="qwenkit-long", expected="131072"))
+    ['✗ context qwenkit-long: context_length 32768 (expected 131072)', '    hint: use --ctx 32768']
+    """
+    about = f"{check.name} {check.model}" if check.model else check.name
+    expected = f" (expected {check.expected})" if check.failed and check.expected else ""
+    lines = [f"{CHECK_MARKS[check.status]} {about}: {check.detail}{expected}"]
+    if check.hint and check.status != "pass":
+        lines.append(f"    hint: {check.hint}")
+    return lines
+
+
+def echo_checks(checks: Iterable[Check]) -> None:
+    """Each check's lines on stdout, a failure in red."""
+    for check in checks:
+        first, *rest = check_lines(check)
+        click.secho(first, fg="red" if check.failed else None)
+        for line in rest:
+            click.echo(line)
 
 
 def _one_line(text: str, limit: int = 300) -> str:

@@ -8,11 +8,12 @@ from typing import Any
 
 import click
 
+from .._common.checks import Check
 from .._common.units import format_bytes
 from ._plan_view import plan_lines
-from ._render import ProgressBar, emit_json
+from ._render import CHECK_MARKS, ProgressBar, echo_checks, emit_json
 
-OK, FAIL, SKIP = "✓", "✗", "-"
+OK = CHECK_MARKS["pass"]
 
 
 class JsonView:
@@ -34,7 +35,8 @@ class JsonView:
             if percent == self._last_percent:
                 return
             self._last_percent = percent
-        emit_json(event.to_dict())
+        line = event.to_dict()
+        emit_json({"event": event.kind, **line} if isinstance(event, Check) else line)
 
     def close(self) -> None:
         """Nothing buffered."""
@@ -140,14 +142,8 @@ class HumanView:
         detail = f": {event.detail}" if event.detail else ""
         click.echo(f"{OK} {event.model} {event.action}{detail}")
 
-    def _check(self, event: Any) -> None:
-        mark = {"pass": OK, "fail": FAIL, "skip": SKIP}[event.status]
-        color = "red" if event.status == "fail" else None
-        shown = event.status == "fail" and event.expected
-        expected = f" (expected {event.expected})" if shown else ""
-        click.secho(f"{mark} {event.name:<8} {event.model}: {event.observed}{expected}", fg=color)
-        if event.hint and event.status == "fail":
-            click.echo(f"    hint: {event.hint}")
+    def _check(self, event: Check) -> None:
+        echo_checks([event])
 
     def _summary(self, event: Any) -> None:
         for line in summary_lines(event, sys.platform):

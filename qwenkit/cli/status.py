@@ -6,18 +6,18 @@ Exit code: 0 all good, 1 a problem was found, 3 the server is unreachable.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import click
 
+from .._common.checks import Check
 from .._common.units import format_bytes
 from ..errors import QwenkitError
 from ..setup.hosts import host_dir, resolve_hosts
-from ..setup.status import connect_and_gather
-from ..webui import check_webui
+from ..setup.status import StatusReport, VariantState, connect_and_gather
+from ..webui import WebUIReport, check_webui
 from ..webui.hosts import disagreements
 from ._options import check_url, host_option, prefix_option
-from ._render import emit_json, json_option
+from ._render import CHECK_MARKS, check_lines, emit_json, json_option
 
 EXIT_PROBLEMS = 1
 EXIT_UNREACHABLE = 3
@@ -59,16 +59,17 @@ def status(
         return
     host = hosts[0] if hosts else None
     report = connect_and_gather(host, prefix=prefix, modelfiles_dir=modelfiles_dir)
-    if webui_url:
-        report.webui = _webui(webui_url, host, prefix)
+    webui = _webui(webui_url, host, prefix) if webui_url else None
+    data = {**report.to_dict(), "webui": webui.to_dict() if webui else None}
+    data["ok"] = report.ok and (webui is None or webui.ok)
     if as_json:
-        emit_json(report.to_dict())
+        emit_json(data)
     else:
-        for line in render(report):
+        for line in render(report, webui):
             click.echo(line)
     if not report.reachable:
         raise click.exceptions.Exit(EXIT_UNREACHABLE)
-    if not report.ok:
+    if not data["ok"]:
         raise click.exceptions.Exit(EXIT_PROBLEMS)
 
 
@@ -97,29 +98,22 @@ def _several(hosts: tuple[str, ...], prefix: str, modelfiles_dir: Path, as_json:
         raise click.exceptions.Exit(EXIT_PROBLEMS)
 
 
-def _webui(url: str, host: str | None, prefix: str) -> dict[str, Any]:
-
+def _webui(url: str, host: str | None, prefix: str) -> WebUIReport:
+    """`webui check`'s report; a check that could not run is its one failed check."""
     try:
-        return check_webui(url, host=host, prefix=prefix).to_dict()
+        return check_webui(url, host=host, prefix=prefix)
     except QwenkitError as err:
-        return {"url": url, "ok": False, "error": str(err), "hint": err.hint, "checks": []}
+        return WebUIReport(url, None, [Check("open-webui", "fail", str(err), err.hint or "")])
 
 
-def render(report: Any) -> list[str]:
+def render(report: StatusReport, webui: WebUIReport | None = None) -> list[str]:
     """The report as lines: server, variants, loaded models, pitfalls, Open WebUI."""
+    webui_lines = _webui_lines(webui) if webui is not None else []
     if not report.reachable:
-        hints = [f"    hint: {p.hint}" for p in report.pitfalls if p.hint]
-        webui = _webui_lines(report.webui) if report.webui is not None else []
-        return [f"✗ {report.error}", *hints, *webui]
-    lines = [f"✓ Ollama {report.version} at {report.host}", "variants:"]
+        return [*_check_lines(report.checks), *webui_lines]
+    lines = [f"{CHECK_MARKS['pass']} Ollama {report.version} at {report.host}", "variants:"]
     for v in report.variants:
-        match = {True: "matches its Modelfile", False: "DIFFERS from its Modelfile"}.get(
-            v.matches,
-            "its Modelfile has an error" if v.modelfile_error else "no local Modelfile to compare",
-        )
-        if v.edited:
-            match += " (your edited file)"
-        lines.append(f"  {v.name:<20} num_ctx {v.num_ctx or 'unset'}; {match}")
+        lines.append(f"  {v.name:<20} num_ctx {v.num_ctx or 'unset'}; {_match(v)}")
     if not report.variants:
         lines.append("  none")
     lines.append("loaded:")
@@ -130,30 +124,22 @@ def render(report: Any) -> list[str]:
         lines.append(line + (f"; also answers {', '.join(also)} (same GGUF)" if also else ""))
     if not report.loaded:
         lines.append("  nothing")
-    lines += _pitfall_lines(report)
-    if report.webui is not None:
-        lines += _webui_lines(report.webui)
-    return lines
+    return [*lines, *_check_lines(report.checks), *webui_lines]
 
 
-def _pitfall_lines(report: Any) -> list[str]:
-    lines = []
-    for p in report.pitfalls:
-        mark = "!" if p.severity == "problem" else "-"
-        lines.append(f"{mark} {p.message}")
-        if p.hint:
-            lines.append(f"    hint: {p.hint}")
-    return lines
+def _match(v: VariantState) -> str:
+    if v.matches is None:
+        return (
+            "its Modelfile has an error" if v.modelfile_error else "no local Modelfile to compare"
+        )
+    match = "matches its Modelfile" if v.matches else "DIFFERS from its Modelfile"
+    return match + (" (your edited file)" if v.edited else "")
 
 
-def _webui_lines(webui: dict[str, Any]) -> list[str]:
-    head = "✓" if webui.get("ok") else "✗"
-    lines = [f"{head} Open WebUI at {webui.get('url')}"]
-    if webui.get("error"):
-        lines.append(f"    {webui['error']}")
-    for check in webui.get("checks") or []:
-        mark = "✓" if check.get("ok") else "✗"
-        lines.append(f"  {mark} {check.get('name', '')}: {check.get('detail', '')}".rstrip())
-        if not check.get("ok") and check.get("fix"):
-            lines.append(f"    fix: {check['fix']}")
-    return lines
+def _check_lines(checks: list[Check], indent: str = "") -> list[str]:
+    return [indent + line for check in checks for line in check_lines(check)]
+
+
+def _webui_lines(webui: WebUIReport) -> list[str]:
+    head = CHECK_MARKS["pass" if webui.ok else "fail"]
+    return [f"{head} Open WebUI at {webui.url}", *_check_lines(webui.checks, "  ")]

@@ -15,6 +15,7 @@ from pathlib import Path
 import click
 
 from .. import webui as lib
+from .._common.checks import Check
 from .._common.config import is_local_host, resolve_host
 from .._common.files import write_text_atomic
 from .._common.names import full_name
@@ -25,10 +26,9 @@ from ..setup.hosts import resolve_hosts
 from ..variants import DEFAULT_VARIANTS, model_name
 from ..webui import OpenWebUI, check_webui, plan_presets, sync_presets
 from ..webui.check import docker_bridge_address
-from ..webui.diagnose import Check
 from ..webui.hosts import hosts_disagree
 from ._options import check_url, ctx_option, host_option, prefix_option
-from ._render import emit_json, json_option
+from ._render import echo_checks, emit_json, json_option
 from .setup import split_names
 
 WEBUI_EXAMPLE = "http://localhost:3000"
@@ -298,11 +298,7 @@ def check(
     if as_json:
         emit_json(report.to_dict())
     else:
-        for item in report.checks:
-            mark = click.style("ok  ", fg="green") if item.ok else click.style("FAIL", fg="red")
-            click.echo(f"{mark}  {item.name}: {item.detail}")
-            if item.fix:
-                click.echo(f"      fix: {item.fix}")
+        echo_checks(report.checks)
     if not report.ok:
         raise click.exceptions.Exit(1)
 
@@ -313,5 +309,5 @@ def _host_checks(urls: list[str], prefix: str) -> list[Check]:
     fix = "run `qwenkit setup` with every --host at once: it gives every host the same num_ctx"
     problems = hosts_disagree(urls, names)
     if not problems:
-        return [Check("hosts agree", True, f"{len(urls)} Ollama hosts hold the same variants")]
-    return [Check("hosts agree", False, line, fix) for line in problems]
+        return [Check("hosts agree", "pass", f"{len(urls)} Ollama hosts hold the same variants")]
+    return [Check("hosts agree", "fail", line, fix) for line in problems]

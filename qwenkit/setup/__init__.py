@@ -5,6 +5,7 @@ The steps live in their own modules: `pull` (with retries), `_files` (the Modelf
 128K variant).
 """
 
+from .._common.checks import Check
 from ._run import SetupOptions, run_setup, webui_next_steps
 from .events import (
     Cancelled,
@@ -22,6 +23,7 @@ from .verify import expected_model
 
 __all__ = [
     "Cancelled",
+    "Check",
     "Event",
     "ModelCreated",
     "ModelfileWritten",

@@ -11,10 +11,11 @@ from collections.abc import Generator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .._common.checks import Check, verdict
 from ..catalog import LONG_CTX
 from ..errors import ModelNotFoundError, PlanError
 from ..variants import VARIANTS
-from .verify import Check, ExpectedModel, Placement, check_loaded, model_differences
+from .verify import ExpectedModel, Placement, check_loaded, model_differences
 
 # `qwenkit.longctx` is imported inside the three functions that use it: it loads gguf and
 # numpy (~300 ms, `python -X importtime -c "import qwenkit.longctx"`), which `qwenkit status`
@@ -125,11 +126,11 @@ def check_long_context(api: Client, expected: ExpectedModel) -> Check:
     ok = trained >= expected.num_ctx and scaling == "yarn"
     return Check(
         "yarn",
-        expected.name,
-        ok,
+        verdict(ok),
         f"GGUF context {trained}, rope scaling {scaling}",
+        "" if ok else "rebuild it: `qwenkit setup --variants long --force`",
+        model=expected.name,
         expected=f">= {expected.num_ctx} with yarn",
-        hint=None if ok else "rebuild it: `qwenkit setup --variants long --force`",
         data={"context_length": trained, "rope_scaling": scaling},
     )
 
@@ -160,12 +161,11 @@ def check_long_load(
     return [
         Check(
             "context",
-            expected.name,
-            True,
+            "skip",
             f"not loaded: {problem}",
+            "use a shorter --ctx, or a machine with more memory, for the long variant",
+            model=expected.name,
             expected=f"{expected.num_ctx}",
-            hint="use a shorter --ctx, or a machine with more memory, for the long variant",
-            skipped=True,
             data={"planned": expected.num_ctx, "reason": problem},
         )
     ]
@@ -180,10 +180,10 @@ def check_long_input(api: Client, name: str, n_tokens: int, num_ctx: int) -> Che
     evaluated = result.prompt_tokens if result.prompt_tokens is not None else "?"
     return Check(
         "long_input",
-        name,
-        result.passed,
+        verdict(result.passed),
         f"pass key {found} after {evaluated} prompt tokens in {result.seconds:.1f}s",
+        "the prompt was cut to the context" if result.truncated else "",
+        model=name,
         expected=f"the pass key {result.passkey} from ~{n_tokens} tokens",
-        hint="the prompt was cut to the context" if result.truncated else None,
         data={"prompt_tokens": result.prompt_tokens, "truncated": result.truncated},
     )

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .._common.checks import Check
 from .._common.config import is_local_host, resolve_host
 from .._common.names import model_present
 from ..catalog import DEFAULT_CTX, quant_tag
@@ -63,7 +64,6 @@ from .events import (
 )
 from .server_env import server_env_guide, version_notes
 from .verify import (
-    Check,
     ExpectedModel,
     check_config,
     expected_model,

@@ -1,8 +1,9 @@
 """`qwenkit status` / `doctor` as data: what the server holds and runs, and what will bite.
 
 The report is built from observations (server answers, the Modelfiles on disk, optionally
-`docker ps`) by small pure rules, so each pitfall is testable without a server. Nothing here
-prints; `qwenkit.cli.status` renders the report.
+`docker ps`) by small pure rules, so each pitfall is testable without a server. A pitfall is
+a `Check` that fails (it makes the setup behave other than planned) or a note (worth knowing,
+the report stays ok). Nothing here prints; `qwenkit.cli.status` renders the report.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .._common.checks import Check, failing
 from .._common.config import is_local_host, resolve_host
 from ..client import Client
 from ..errors import ModelNotFoundError, OllamaError, QwenkitError
@@ -46,15 +48,6 @@ class VariantState:
     weights: str | None = None  # the GGUF blob it runs (`sha256:<hex>`), from its FROM line
 
 
-@dataclass(frozen=True)
-class Pitfall:
-    """Something that makes the setup behave other than planned, and the fix."""
-
-    message: str
-    hint: str = ""
-    severity: str = "problem"  # "problem" or "note"
-
-
 @dataclass
 class StatusReport:
     host: str
@@ -66,21 +59,19 @@ class StatusReport:
     #: loaded digest -> the other variants its runner answers (the same GGUF): Ollama 0.32
     #: runs one runner per weights file and lists it under the model that loaded it only
     sharing: dict[str, list[str]] = field(default_factory=dict)
-    pitfalls: list[Pitfall] = field(default_factory=list)
-    webui: dict[str, Any] | None = None
+    checks: list[Check] = field(default_factory=list)
 
     def also_answers(self, loaded: LoadedModel) -> list[str]:
         """The variants the runner of `loaded` answers besides the one it is listed under."""
         return self.sharing.get(loaded.digest or loaded.name, [])
 
     @property
-    def problems(self) -> list[Pitfall]:
-        return [p for p in self.pitfalls if p.severity == "problem"]
+    def failures(self) -> list[Check]:
+        return failing(self.checks)
 
     @property
     def ok(self) -> bool:
-        webui_ok = self.webui is None or bool(self.webui.get("ok", True))
-        return self.reachable and not self.problems and webui_ok
+        return self.reachable and not self.failures
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -105,7 +96,7 @@ def gather_status(
         report.version = str(client.version())
     except OllamaError as err:
         report.error = str(err)
-        report.pitfalls.append(Pitfall(str(err), err.hint or ""))
+        report.checks.append(Check("server", "fail", str(err), err.hint or ""))
         return report
     report.reachable = True
     digests = {(m.name or m.model).removesuffix(":latest"): m.digest for m in client.list().models}
@@ -116,7 +107,7 @@ def gather_status(
     report.loaded = [LoadedModel.of(m) for m in client.ps().models]
     report.sharing = _sharing(client, report, digests)
     lister = docker_containers or list_docker_containers
-    report.pitfalls = pitfalls(report, prefix=prefix, containers=_maybe(lister, host))
+    report.checks = pitfalls(report, prefix=prefix, containers=_maybe(lister, host))
     return report
 
 
@@ -246,45 +237,47 @@ def _maybe(lister: DockerLister, host: str) -> list[str] | None:
 
 def pitfalls(
     report: StatusReport, *, prefix: str = "qwenkit", containers: Sequence[str] | None = None
-) -> list[Pitfall]:
-    """Every rule applied to the observations, problems first."""
-    found: list[Pitfall] = []
+) -> list[Check]:
+    """Every rule applied to the observations: the failures first, then the notes."""
+    found: list[Check] = []
     found += _missing_variants(report, prefix)
     found += _variant_rules(report)
     found += _loaded_rules(report)
     found += _docker_rules(report, containers)
-    found += [Pitfall(n, severity="note") for n in default_context_note(report.version)]
-    return sorted(found, key=lambda p: p.severity != "problem")
+    found += [Check("server", "note", n) for n in default_context_note(report.version)]
+    return sorted(found, key=lambda c: not c.failed)
 
 
-def _missing_variants(report: StatusReport, prefix: str) -> list[Pitfall]:
+def _missing_variants(report: StatusReport, prefix: str) -> list[Check]:
     if report.variants:
         return []
-    return [
-        Pitfall(
-            f"no {prefix}-* variants on this server",
-            "create them with `qwenkit setup`",
-        )
-    ]
+    missing = f"no {prefix}-* variants on this server"
+    return [Check("variants", "fail", missing, "create them with `qwenkit setup`")]
 
 
-def _variant_rules(report: StatusReport) -> list[Pitfall]:
+def _variant_rules(report: StatusReport) -> list[Check]:
     found = []
     fallback = default_context(report.version)
     for v in report.variants:
         if v.exists and v.num_ctx is None:
             found.append(
-                Pitfall(
-                    f"{v.name} has no num_ctx, so it runs with the server default ({fallback})",
+                Check(
+                    "num_ctx",
+                    "fail",
+                    f"no num_ctx, so it runs with the server default ({fallback})",
                     "recreate it with `qwenkit setup`",
+                    model=v.name,
                 )
             )
         if v.modelfile_error is not None:
             found.append(
-                Pitfall(
+                Check(
+                    "modelfile",
+                    "fail",
                     f"{v.modelfile}: {v.modelfile_error}",
                     "fix that line (Ollama reads the file the same way), or put the plan's "
                     "version back with `qwenkit setup --force`",
+                    model=v.name,
                 )
             )
         if v.matches is False:
@@ -292,19 +285,19 @@ def _variant_rules(report: StatusReport) -> list[Pitfall]:
     return found
 
 
-def _mismatch(v: VariantState) -> Pitfall:
-    message = f"{v.name} no longer matches {v.modelfile}: {'; '.join(v.differences)}"
+def _mismatch(v: VariantState) -> Check:
+    detail = f"no longer matches {v.modelfile}: {'; '.join(v.differences)}"
+    hint = "rerun `qwenkit setup` to recreate it from the plan"
     if v.edited:
-        return Pitfall(
-            message,
+        hint = (
             f"apply your edits with `qwenkit setup` (it creates {v.name} from the edited file) "
             f"or `ollama create {v.name} -f {v.modelfile}`; `qwenkit setup --force` restores "
-            "the plan's version",
+            "the plan's version"
         )
-    return Pitfall(message, "rerun `qwenkit setup` to recreate it from the plan")
+    return Check("config", "fail", detail, hint, model=v.name)
 
 
-def _loaded_rules(report: StatusReport) -> list[Pitfall]:
+def _loaded_rules(report: StatusReport) -> list[Check]:
     planned = {v.name: v.num_ctx for v in report.variants}
     digests = {v.name: v.digest for v in report.variants if v.digest}
     found = []
@@ -313,18 +306,23 @@ def _loaded_rules(report: StatusReport) -> list[Pitfall]:
         short = m.context_length is not None and want is not None and m.context_length < want
         if short and is_stale(m, digests):
             found.append(
-                Pitfall(
-                    f"{m.name} is still loaded as it was before it was re-created (context "
+                Check(
+                    "context",
+                    "note",
+                    "still loaded as it was before it was re-created (context "
                     f"{m.context_length}); its next request loads it with num_ctx {want}",
-                    severity="note",
+                    model=m.name,
                 )
             )
         elif short:
             found.append(
-                Pitfall(
-                    f"{m.name} runs with {m.context_length} tokens of context, not its "
-                    f"num_ctx {want} (clamped to the model's trained context)",
+                Check(
+                    "context",
+                    "fail",
+                    f"runs with {m.context_length} tokens of context, not its num_ctx {want} "
+                    "(clamped to the model's trained context)",
                     "use --ctx 32768, or the YaRN `long` variant for more",
+                    model=m.name,
                 )
             )
         if m.size and m.size_vram < m.size:
@@ -332,29 +330,33 @@ def _loaded_rules(report: StatusReport) -> list[Pitfall]:
     return found
 
 
-def _offload_pitfall(m: LoadedModel) -> Pitfall:
+def _offload_pitfall(m: LoadedModel) -> Check:
     if m.size_vram == 0:
-        return Pitfall(f"{m.name} runs entirely on the CPU", severity="note")
-    return Pitfall(
-        f"{m.name} is only {m.vram_share:.0%} in VRAM; the rest runs on the CPU (slow)",
+        return Check("offload", "note", "runs entirely on the CPU", model=m.name)
+    return Check(
+        "offload",
+        "fail",
+        f"only {m.vram_share:.0%} in VRAM; the rest runs on the CPU (slow)",
         "rerun `qwenkit setup` with a smaller --quant or --ctx",
+        model=m.name,
     )
 
 
-def _docker_rules(report: StatusReport, containers: Sequence[str] | None) -> list[Pitfall]:
+def _docker_rules(report: StatusReport, containers: Sequence[str] | None) -> list[Check]:
     if not containers or not is_local_host(report.host):
         return []
     if not any("open-webui" in line for line in containers):
         return []
     return [
-        Pitfall(
+        Check(
+            "docker",
+            "note",
             "Open WebUI runs in Docker while qwenkit talks to Ollama on loopback; if Ollama "
             "listens only on 127.0.0.1 the container cannot reach it",
             "bind Ollama to the Docker bridge address, e.g. OLLAMA_HOST=172.17.0.1 (see "
             "`ip -4 addr show docker0`; 0.0.0.0 also works but exposes Ollama's unauthenticated "
             "API to your network), or run the container with --network=host; "
             "`qwenkit status --webui URL` checks the pairing",
-            severity="note",
         )
     ]
 

@@ -19,10 +19,11 @@ import re
 import time
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
+from .._common.checks import Check, verdict
 from .._common.names import model_present
 from .._common.retry import RetryPolicy
 from ..client.tools import empty_answer_note
@@ -70,28 +71,6 @@ PROBE_TOOL: dict[str, Any] = {
         },
     },
 }
-
-
-@dataclass(frozen=True)
-class Check:
-    """One verification result; `observed`/`expected` are human text, `data` the raw numbers."""
-
-    kind: ClassVar[str] = "check"
-    name: str
-    model: str
-    passed: bool
-    observed: str
-    expected: str = ""
-    hint: str | None = None
-    skipped: bool = False
-    data: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def status(self) -> str:
-        return "skip" if self.skipped else ("pass" if self.passed else "fail")
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"event": self.kind, "status": self.status, **asdict(self)}
 
 
 @dataclass(frozen=True)
@@ -180,7 +159,8 @@ def check_config(client: Client, model: ExpectedModel) -> Check:
     try:
         shown = retrying(lambda: client.show(model.name))
     except OllamaError as err:
-        return Check("config", model.name, False, f"show failed: {err}", expected="the model")
+        failed = f"show failed: {err}"
+        return Check("config", "fail", failed, model=model.name, expected="the model")
     params = parse_show_parameters(shown.parameters)
     problems = model_differences(shown, model)
     wrong = sum(1 for name in model.parameters if any(p.startswith(f"{name}:") for p in problems))
@@ -188,11 +168,11 @@ def check_config(client: Client, model: ExpectedModel) -> Check:
     observed = f"num_ctx {params.get('num_ctx', 'unset')}, {planned - wrong}/{planned} parameters"
     return Check(
         "config",
-        model.name,
-        not problems,
+        verdict(not problems),
         observed + ("; " + "; ".join(problems) if problems else ""),
+        hint="rerun `qwenkit setup` to recreate the variant" if problems else "",
+        model=model.name,
         expected=f"num_ctx {model.num_ctx}, {len(model.parameters)} planned parameters",
-        hint=None if not problems else "rerun `qwenkit setup` to recreate the variant",
         data={"num_ctx": params.get("num_ctx"), "mismatches": problems},
     )
 
@@ -214,22 +194,22 @@ def check_loaded(
         return [
             Check(
                 "load",
-                model.name,
-                False,
+                "fail",
                 f"warm-up chat failed: {err}",
-                expected="a one-token answer",
                 hint=err.hint or "see the Ollama server log for the load error",
+                model=model.name,
+                expected="a one-token answer",
             )
         ]
     if running is None:
         return [
             Check(
                 "load",
-                model.name,
-                False,
+                "fail",
                 "not listed by /api/ps after a chat",
-                expected="the model listed by /api/ps",
                 hint="the model unloaded at once; is OLLAMA_KEEP_ALIVE=0 set?",
+                model=model.name,
+                expected="the model listed by /api/ps",
             )
         ]
     return [
@@ -246,7 +226,8 @@ def check_json(client: Client, model: str) -> Check:
     try:
         reply = retrying(lambda: client.chat(model, messages, format="json", options=capped))
     except OllamaError as err:
-        return Check("json", model, False, f"request failed: {err}", expected="a JSON object")
+        failed = f"request failed: {err}"
+        return Check("json", "fail", failed, model=model, expected="a JSON object")
     content = reply.message.content
     data = _answer_data(reply, content)
     try:
@@ -255,19 +236,18 @@ def check_json(client: Client, model: str) -> Check:
         cut = reply.done_reason == "length"
         return Check(
             "json",
-            model,
-            False,
+            "fail",
             (f"cut at {ANSWER_TOKENS} tokens, JSON not closed: " if cut else "not JSON: ")
             + repr(_clip(content)),
+            model=model,
             expected="a JSON object",
             data=data,
         )
-    ok = isinstance(value, dict)
     return Check(
         "json",
-        model,
-        ok,
+        verdict(isinstance(value, dict)),
         f"{type(value).__name__}: {_clip(content)}",
+        model=model,
         expected="a JSON object",
         data=data,
     )
@@ -286,12 +266,13 @@ def check_tools(client: Client, model: str) -> Check:
             )
     except OllamaError as err:
         failed = f"request failed: {err}"
-        return Check("tools", model, False, failed, "a get_current_time call", hint=err.hint)
+        wanted = f"a {PROBE_TOOL['function']['name']} call"
+        return Check("tools", "fail", failed, err.hint or "", model=model, expected=wanted)
     calls = list(reply.message.tool_calls or [])
     names = [call.function.name for call in calls]
     wanted = PROBE_TOOL["function"]["name"]
     content = reply.message.content
-    hint = None
+    hint = ""
     if names:
         observed = f"tool calls: {', '.join(names)}"
         if wanted not in names:
@@ -306,11 +287,11 @@ def check_tools(client: Client, model: str) -> Check:
         hint = empty_answer_note([wanted])
     return Check(
         "tools",
-        model,
-        wanted in names,
+        verdict(wanted in names),
         observed,
+        hint,
+        model=model,
         expected=f"a {wanted} call",
-        hint=hint,
         data={"tool_calls": names, **_answer_data(reply, content)},
     )
 
@@ -348,14 +329,13 @@ def _context_check(model: ExpectedModel, used: int | None) -> Check:
     if used is None:
         return Check(
             "context",
-            model.name,
-            True,
+            "skip",
             "not reported (server older than 0.10.0)",
+            model=model.name,
             expected=f"{model.num_ctx}",
-            skipped=True,
         )
     ok = used >= model.num_ctx
-    hint = None
+    hint = ""
     if not ok:
         hint = (
             f"Ollama clamped num_ctx from {model.num_ctx} to {used} (the model's trained "
@@ -363,11 +343,11 @@ def _context_check(model: ExpectedModel, used: int | None) -> Check:
         )
     return Check(
         "context",
-        model.name,
-        ok,
+        verdict(ok),
         f"context_length {used}",
+        hint,
+        model=model.name,
         expected=f"{model.num_ctx}",
-        hint=hint,
         data={"context_length": used, "planned": model.num_ctx},
     )
 
@@ -381,23 +361,30 @@ def _offload_check(
     data = {"size": size, "size_vram": vram}
     if placement == "cpu":
         return Check(
-            "offload", model.name, True, observed, expected="CPU (no GPU planned)", data=data
+            "offload",
+            "pass",
+            observed,
+            model=model.name,
+            expected="CPU (no GPU planned)",
+            data=data,
         )
     if placement == "partial":
         return Check(
             "offload",
-            model.name,
-            vram > 0,
+            verdict(vram > 0),
             observed,
+            model=model.name,
             expected="partly on GPU, as planned",
             data=data,
         )
     ok = size > 0 and vram >= size
-    hint = None
+    hint = ""
     if not ok:
         hint = "part of the model runs on the CPU, so the plan was too big for the GPU"
         hint += f"; try the next smaller plan: {smaller_plan}" if smaller_plan else ""
-    return Check("offload", model.name, ok, observed, expected="100% in VRAM", hint=hint, data=data)
+    return Check(
+        "offload", verdict(ok), observed, hint, model=model.name, expected="100% in VRAM", data=data
+    )
 
 
 def _current_digest(listed: ListResponse, name: str) -> str | None:

@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+from .._common.checks import Check
 from ._http import OpenWebUI
 from .check import check_webui, gather_facts
 from .compose import (
@@ -17,7 +18,7 @@ from .compose import (
     native_commands,
     security_note,
 )
-from .diagnose import Check, ModelFacts, WebUIFacts, WebUIReport, diagnose
+from .diagnose import ModelFacts, WebUIFacts, WebUIReport, diagnose
 from .presets import PresetSpec, SyncResult, build_spec, plan_presets, sync_presets
 
 __all__ = [

@@ -16,23 +16,14 @@ from __future__ import annotations
 import ipaddress
 import re
 import urllib.parse
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
+from .._common.checks import Check, failing
 from ._http import AUTH_HINT
 from .compose import DEFAULT_BRIDGE, HOST_GATEWAY
 
 DOCKER_HOST_NAMES = ("host.docker.internal", "host.containers.internal")
-
-
-@dataclass(frozen=True)
-class Check:
-    """One line of the report: what was checked, whether it passed, and the fix if not."""
-
-    name: str
-    ok: bool
-    detail: str
-    fix: str = ""
 
 
 @dataclass(frozen=True)
@@ -78,19 +69,19 @@ class WebUIReport:
     checks: list[Check]
 
     @property
-    def ok(self) -> bool:
-        return all(c.ok for c in self.checks)
+    def failures(self) -> list[Check]:
+        return failing(self.checks)
 
     @property
-    def failures(self) -> list[Check]:
-        return [c for c in self.checks if not c.ok]
+    def ok(self) -> bool:
+        return not self.failures
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "url": self.url,
             "version": self.version,
             "ok": self.ok,
-            "checks": [asdict(c) for c in self.checks],
+            "checks": [c.to_dict() for c in self.checks],
         }
 
 
@@ -100,7 +91,7 @@ def diagnose(facts: WebUIFacts) -> list[Check]:
     if not facts.healthy:
         return checks
     if facts.auth_error is not None:
-        return [*checks, Check("sign-in", False, facts.auth_error, AUTH_HINT)]
+        return [*checks, Check("sign-in", "fail", facts.auth_error, AUTH_HINT)]
     checks.append(check_connection(facts))
     frozen = check_saved_base_url(facts)
     if frozen is not None:
@@ -115,10 +106,10 @@ def diagnose(facts: WebUIFacts) -> list[Check]:
 
 def check_up(facts: WebUIFacts) -> Check:
     if facts.healthy:
-        return Check("open-webui", True, f"Open WebUI {facts.version or '?'} at {facts.url}")
+        return Check("open-webui", "pass", f"Open WebUI {facts.version or '?'} at {facts.url}")
     return Check(
         "open-webui",
-        False,
+        "fail",
         f"no answer from {facts.url}/health",
         "start it (`docker compose up -d` with `qwenkit webui compose`) or fix --url",
     )
@@ -128,17 +119,17 @@ def check_connection(facts: WebUIFacts) -> Check:
     """Does Open WebUI reach Ollama? If not, which classic cause fits the facts."""
     where = ", ".join(facts.base_urls) or "its configured URL"
     if facts.ollama_status == 200:
-        return Check("ollama-connection", True, f"Open WebUI reaches Ollama at {where}")
+        return Check("ollama-connection", "pass", f"Open WebUI reaches Ollama at {where}")
     for rule in (loopback_in_container, bound_to_loopback, docker_host_unresolved):
         found = rule(facts)
         if found is not None:
             return found
     detail = f"Open WebUI cannot reach Ollama at {where} ({facts.ollama_detail or 'no detail'})"
     if facts.ollama_here is False:
-        return Check("ollama-connection", False, detail, "start Ollama: `ollama serve`")
+        return Check("ollama-connection", "fail", detail, "start Ollama: `ollama serve`")
     return Check(
         "ollama-connection",
-        False,
+        "fail",
         detail,
         "make Open WebUI's Ollama URL reachable from where it runs (Admin Settings > Connections)",
     )
@@ -164,7 +155,7 @@ def loopback_in_container(facts: WebUIFacts) -> Check | None:
         return None
     return Check(
         "ollama-connection",
-        False,
+        "fail",
         f"Open WebUI uses {', '.join(facts.base_urls)}, which inside a container is the "
         "container itself, not the host where Ollama runs",
         f"set OLLAMA_BASE_URL={'http://host.docker.internal:11434'} with "
@@ -181,7 +172,7 @@ def bound_to_loopback(facts: WebUIFacts) -> Check | None:
         return None
     return Check(
         "ollama-connection",
-        False,
+        "fail",
         f"Ollama listens only on {', '.join(addresses)}, which a container cannot reach",
         f"restart Ollama with OLLAMA_HOST={facts.bridge_address} (the Docker bridge; "
         "0.0.0.0 also works but exposes its unauthenticated API to your network)",
@@ -198,7 +189,7 @@ def docker_host_unresolved(facts: WebUIFacts) -> Check | None:
         return None
     return Check(
         "ollama-connection",
-        False,
+        "fail",
         "Open WebUI cannot reach host.docker.internal; on Linux the name resolves only when "
         "the container has the host-gateway entry (or a firewall blocks the Docker bridge)",
         f"recreate the container with --add-host={HOST_GATEWAY} "
@@ -212,10 +203,10 @@ def check_saved_base_url(facts: WebUIFacts) -> Check | None:
     if not expected or not facts.base_urls:
         return None
     if expected in [u.rstrip("/") for u in facts.base_urls]:
-        return Check("ollama-base-url", True, f"Open WebUI uses {expected}")
+        return Check("ollama-base-url", "pass", f"Open WebUI uses {expected}")
     return Check(
         "ollama-base-url",
-        False,
+        "fail",
         f"Open WebUI uses {', '.join(facts.base_urls)}, not {expected}: OLLAMA_BASE_URL is "
         "read on the first start only, then kept in Open WebUI's database",
         "change it in Admin Settings > Connections (POST /ollama/config/update), or restart "
@@ -225,10 +216,10 @@ def check_saved_base_url(facts: WebUIFacts) -> Check | None:
 
 def check_models_listed(facts: WebUIFacts) -> Check:
     if facts.models_listed:
-        return Check("models", True, f"Open WebUI lists {len(facts.models_listed)} model(s)")
+        return Check("models", "pass", f"Open WebUI lists {len(facts.models_listed)} model(s)")
     return Check(
         "models",
-        False,
+        "fail",
         "Open WebUI lists no models although it reaches Ollama",
         "create the qwenkit variants: `qwenkit setup`",
     )
@@ -248,12 +239,12 @@ def check_model(model: ModelFacts) -> list[Check]:
 def check_listed(model: ModelFacts) -> Check:
     name = f"listed {model.variant}"
     if model.listed:
-        return Check(name, True, f"{model.model} is in Open WebUI's model list")
+        return Check(name, "pass", f"{model.model} is in Open WebUI's model list")
     if model.in_ollama is False:
-        return Check(name, False, f"{model.model} is not in Ollama", "run `qwenkit setup`")
+        return Check(name, "fail", f"{model.model} is not in Ollama", "run `qwenkit setup`")
     return Check(
         name,
-        False,
+        "fail",
         f"{model.model} is not in Open WebUI's model list",
         "run `qwenkit setup`, then `qwenkit webui sync`",
     )
@@ -266,7 +257,7 @@ def check_context(model: ModelFacts) -> Check | None:
     if model.in_ollama and baked is None:
         return Check(
             name,
-            False,
+            "fail",
             f"{model.model} has no num_ctx: Open WebUI sends none, so chats are cut at "
             "Ollama's default context (4K on GPUs under 24 GiB)",
             "re-create the variants with `qwenkit setup` (bakes PARAMETER num_ctx)",
@@ -275,7 +266,7 @@ def check_context(model: ModelFacts) -> Check | None:
     if preset is not None and baked is not None and preset != baked:
         return Check(
             name,
-            False,
+            "fail",
             f"preset num_ctx {preset} ≠ Modelfile num_ctx {baked}: Ollama reloads the model "
             "whenever requests switch between them",
             "run `qwenkit webui sync` (sets the preset to the Modelfile's value)",
@@ -286,12 +277,12 @@ def check_context(model: ModelFacts) -> Check | None:
     if shown is not None and shown != baked:
         return Check(
             name,
-            False,
+            "fail",
             f"preset name {model.preset_name!r} says {shown // 1024}K, but the model runs at "
             f"num_ctx {baked}",
             "run `qwenkit webui sync` (names the preset after the model's num_ctx)",
         )
-    return Check(name, True, f"num_ctx {baked}" + (" (preset matches)" if preset else ""))
+    return Check(name, "pass", f"num_ctx {baked}" + (" (preset matches)" if preset else ""))
 
 
 def name_context(display_name: str | None) -> int | None:
@@ -307,10 +298,10 @@ def name_context(display_name: str | None) -> int | None:
 def check_chat(model: ModelFacts) -> Check:
     name = f"chat {model.variant}"
     if model.chat_status == 200:
-        return Check(name, True, f"a chat through Open WebUI reached {model.model}")
+        return Check(name, "pass", f"a chat through Open WebUI reached {model.model}")
     return Check(
         name,
-        False,
+        "fail",
         f"chat with {model.model} through Open WebUI failed (HTTP {model.chat_status}: "
         f"{model.chat_detail or 'no detail'})",
         "check `qwenkit status` for the model, then retry `qwenkit webui check`",

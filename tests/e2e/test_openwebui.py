@@ -128,9 +128,9 @@ def test_check_catches_drifted_preset_and_sync_repairs_it(
 
     args = ("webui", "check", "--url", webui.url, "--host", fake_ollama.url, "--no-chat")
     rc, report, _ = cli_json(*args)
-    failed = [c for c in report["checks"] if not c["ok"]]
+    failed = [c for c in report["checks"] if c["status"] == "fail"]
     assert rc == 1 and [c["name"] for c in failed] == ["num_ctx chat"]
-    assert "2048" in failed[0]["detail"] and "webui sync" in failed[0]["fix"]
+    assert "2048" in failed[0]["detail"] and "webui sync" in failed[0]["hint"]
 
     rc, synced, _ = cli_json("webui", "sync", "--url", webui.url, "--host", fake_ollama.url)
     assert synced["updated"] == ["qwenkit-chat:latest"]
@@ -157,7 +157,7 @@ def test_sync_without_host_reads_the_ollama_open_webui_uses(
     args = ("webui", "check", "--url", webui.url, "--prefix", "cpubox", "--no-chat")
     rc, report, _ = cli_json(*args)
     ctx_checks = [c for c in report["checks"] if c["name"].startswith("num_ctx")]
-    assert ctx_checks and all(c["ok"] for c in ctx_checks), report
+    assert ctx_checks and all(c["status"] == "pass" for c in ctx_checks), report
 
 
 def test_check_flags_a_model_without_num_ctx(
@@ -168,7 +168,7 @@ def test_check_flags_a_model_without_num_ctx(
     fake_ollama.create("bare-chat", body)
     args = ("webui", "check", "--url", webui.url, "--host", fake_ollama.url)
     rc, report, _ = cli_json(*args, "--prefix", "bare", "--variants", "chat", "--no-chat")
-    failed = {c["name"]: c for c in report["checks"] if not c["ok"]}
+    failed = {c["name"]: c for c in report["checks"] if c["status"] == "fail"}
     assert rc == 1 and list(failed) == ["num_ctx chat"]
     assert "default context" in failed["num_ctx chat"]["detail"]
 
@@ -220,16 +220,16 @@ def test_saved_config_trap_and_ollama_down(
     with open_webui(owui_venv, data, OLLAMA_BASE_URL=dead, WEBUI_AUTH="False") as server:
         args = ("webui", "check", "--url", server.url, "--host", fake_ollama.url, "--no-chat")
         rc, report, _ = cli_json(*args, "--ollama-url", dead)
-        failed = {c["name"]: c for c in report["checks"] if not c["ok"]}
+        failed = {c["name"]: c for c in report["checks"] if c["status"] == "fail"}
         assert rc == 1 and list(failed) == ["ollama-base-url"]
         assert fake_ollama.url in failed["ollama-base-url"]["detail"]
-        assert "ENABLE_PERSISTENT_CONFIG=False" in failed["ollama-base-url"]["fix"]
+        assert "ENABLE_PERSISTENT_CONFIG=False" in failed["ollama-base-url"]["hint"]
     env = {"OLLAMA_BASE_URL": dead, "WEBUI_AUTH": "False", "ENABLE_PERSISTENT_CONFIG": "False"}
     with open_webui(owui_venv, data, **env) as server:
         rc, report, _ = cli_json("webui", "check", "--url", server.url, "--host", dead)
-        failed = {c["name"]: c for c in report["checks"] if not c["ok"]}
+        failed = {c["name"]: c for c in report["checks"] if c["status"] == "fail"}
         assert rc == 1 and list(failed) == ["ollama-connection"]
-        assert "ollama serve" in failed["ollama-connection"]["fix"]
+        assert "ollama serve" in failed["ollama-connection"]["hint"]
 
 
 def _token(url: str, email: str = "", password: str = "") -> str:

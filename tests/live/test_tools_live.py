@@ -276,7 +276,7 @@ def test_a_call_to_a_tool_not_offered_is_dropped_and_qwenkit_says_so(live_host, 
             reply = client.chat(weather, ASK, tools=[other])
         assert reply.message.content == "" and not reply.message.tool_calls
         check = check_tools(client, weather)  # offers get_current_time: dropped as well
-    assert not check.passed and "empty answer" in check.observed
+    assert check.status == "fail" and "empty answer" in check.detail
     assert "not offered" in (check.hint or "") and "TEMPLATE" not in (check.hint or "")
 
 
@@ -288,8 +288,8 @@ def test_the_json_check_is_capped_and_clipped_on_a_model_that_never_closes(
     create(live_host, "qwenkit-live-endless", gguf, **QWEN)
     with Client(live_host) as client:
         check = check_json(client, "qwenkit-live-endless")
-    assert not check.passed
-    assert check.observed.startswith(f"cut at {ANSWER_TOKENS} tokens, JSON not closed")
+    assert check.status == "fail"
+    assert check.detail.startswith(f"cut at {ANSWER_TOKENS} tokens, JSON not closed")
     assert check.data["done_reason"] == "length" and check.data["eval_count"] == ANSWER_TOKENS
     assert check.data["content"] == (UNCLOSED_JSON + "xxxxyyyy" * 99)[:KEPT_CHARS]
 
@@ -344,7 +344,7 @@ def test_setup_verification_passes_its_json_and_tools_checks(live_host, live_mod
         assert json_check["status"] == "pass", json_check
         assert json.loads(json_check["data"]["content"]) == {"ok": True, "name": "qwenkit"}
         assert tools_check["status"] == "pass", tools_check
-        assert tools_check["observed"] == "tool calls: get_current_time"
+        assert tools_check["detail"] == "tool calls: get_current_time"
         assert {c["status"] for c in checks.values()} == {"pass"}, checks
         assert done.returncode == 0
     finally:  # a runner left loaded would serve the next model with the same GGUF
