@@ -80,7 +80,9 @@ def test_a_failed_webui_check_exits_1_and_prints_its_hint():
     code, out = webui_check()
     assert code == 1
     lines = out.splitlines()
-    failed = lines.index(next(line for line in lines if line.startswith("✗ num_ctx chat: ")))
+    failed = lines.index(
+        next(line for line in lines if line.startswith("✗ num_ctx qwenkit-chat:latest: "))
+    )
     assert "preset num_ctx 2048 ≠ Modelfile num_ctx 16384" in lines[failed]
     assert lines[failed + 1] == (
         "    hint: run `qwenkit webui sync` (sets the preset to the Modelfile's value)"

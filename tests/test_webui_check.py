@@ -86,8 +86,8 @@ def test_check_reads_the_ollama_open_webui_uses_and_flags_a_preset_that_disagree
         mock_pairing(router, preset_ctx=32768, preset_name="qwenkit Chat (32K)", proxied_ctx=8192)
         report = check_webui(URL, host=OLLAMA, variants=["chat"], chat=False)
     failed = {c.name: c for c in report.failures}
-    assert "preset num_ctx 32768 ≠ Modelfile num_ctx 8192" in failed["num_ctx chat"].detail
-    assert "qwenkit webui sync" in (failed["num_ctx chat"].hint or "")
+    assert "preset num_ctx 32768 ≠ Modelfile num_ctx 8192" in failed["num_ctx"].detail
+    assert "qwenkit webui sync" in (failed["num_ctx"].hint or "")
 
 
 def test_check_flags_a_display_name_that_disagrees_with_the_model() -> None:
@@ -95,7 +95,7 @@ def test_check_flags_a_display_name_that_disagrees_with_the_model() -> None:
         mock_pairing(router, preset_ctx=8192, preset_name="qwenkit Chat (32K)", proxied_ctx=8192)
         report = check_webui(URL, host=OLLAMA, variants=["chat"], chat=False)
     failed = {c.name: c for c in report.failures}
-    assert "says 32K, but the model runs at num_ctx 8192" in failed["num_ctx chat"].detail
+    assert "says 32K, but the model runs at num_ctx 8192" in failed["num_ctx"].detail
 
 
 def test_check_all_good_and_chats_with_the_variant() -> None:
@@ -105,7 +105,7 @@ def test_check_all_good_and_chats_with_the_variant() -> None:
     assert report.ok, report.failures
     assert report.version == "0.12.4"
     assert seen["chat"]["model"] == "qwenkit-chat:latest" and seen["chat"]["stream"] is False
-    assert {c.name for c in report.checks} >= {"ollama-connection", "num_ctx chat", "chat chat"}
+    assert {c.name for c in report.checks} >= {"ollama-connection", "num_ctx", "chat"}
 
 
 def test_check_finds_preset_ctx_mismatch() -> None:
@@ -113,7 +113,7 @@ def test_check_finds_preset_ctx_mismatch() -> None:
         mock_pairing(router, preset_ctx=2048)
         report = check_webui(URL, host=OLLAMA, variants=["chat"], chat=False)
     [problem] = report.failures
-    assert problem.name == "num_ctx chat" and "2048" in problem.detail
+    assert problem.name == "num_ctx" and "2048" in problem.detail
 
 
 def test_check_loopback_base_url_while_ollama_answers_here() -> None:
@@ -228,4 +228,4 @@ def test_cli_check_exit_code_and_json() -> None:
     assert result.exit_code == 1
     data = json.loads(result.stdout)
     assert data["ok"] is False
-    assert [c["name"] for c in data["checks"] if c["status"] == "fail"] == ["num_ctx chat"]
+    assert [c["name"] for c in data["checks"] if c["status"] == "fail"] == ["num_ctx"]

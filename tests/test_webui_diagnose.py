@@ -42,14 +42,13 @@ def failing(facts: WebUIFacts) -> list[Check]:
 def test_all_good() -> None:
     checks = diagnose(healthy())
     assert all(c.status == "pass" for c in checks), checks
-    names = [c.name for c in checks]
-    assert names == [
-        "open-webui",
-        "ollama-connection",
-        "models",
-        "listed chat",
-        "num_ctx chat",
-        "chat chat",
+    assert [(c.name, c.model) for c in checks] == [
+        ("open-webui", None),
+        ("ollama-connection", None),
+        ("models", None),
+        ("listed", "qwenkit-chat:latest"),
+        ("num_ctx", "qwenkit-chat:latest"),
+        ("chat", "qwenkit-chat:latest"),
     ]
 
 
@@ -123,14 +122,15 @@ def test_saved_base_url_matching_expected_passes() -> None:
 def test_no_models_listed() -> None:
     model = ModelFacts("chat", "qwenkit-chat:latest", in_ollama=False)
     problems = failing(healthy(models_listed=(), models=(model,)))
-    assert [p.name for p in problems] == ["models", "listed chat"]
+    assert [p.name for p in problems] == ["models", "listed"]
     assert all("qwenkit setup" in p.hint for p in problems)
 
 
 def test_variant_in_ollama_but_not_listed_suggests_sync() -> None:
     model = ModelFacts("json", "qwenkit-json:latest", True, 32768, listed=False)
     [problem] = failing(healthy(models=(model,)))
-    assert problem.name == "listed json" and "webui sync" in problem.hint
+    assert (problem.name, problem.model) == ("listed", "qwenkit-json:latest")
+    assert "webui sync" in problem.hint
 
 
 def test_missing_num_ctx_cuts_chats() -> None:
@@ -165,7 +165,7 @@ def test_chat_failure_is_reported() -> None:
         "chat", "qwenkit-chat:latest", True, 32768, True, None, 400, "Model not found"
     )
     [problem] = failing(healthy(models=(model,)))
-    assert problem.name == "chat chat" and "Model not found" in problem.detail
+    assert problem.name == "chat" and "Model not found" in problem.detail
 
 
 def test_connection_failure_skips_model_checks() -> None:

@@ -237,52 +237,56 @@ def check_model(model: ModelFacts) -> list[Check]:
 
 
 def check_listed(model: ModelFacts) -> Check:
-    name = f"listed {model.variant}"
+    about = model.model
     if model.listed:
-        return Check(name, "pass", f"{model.model} is in Open WebUI's model list")
+        return Check("listed", "pass", "in Open WebUI's model list", model=about)
     if model.in_ollama is False:
-        return Check(name, "fail", f"{model.model} is not in Ollama", "run `qwenkit setup`")
+        return Check("listed", "fail", "not in Ollama", "run `qwenkit setup`", model=about)
     return Check(
-        name,
+        "listed",
         "fail",
-        f"{model.model} is not in Open WebUI's model list",
+        "not in Open WebUI's model list",
         "run `qwenkit setup`, then `qwenkit webui sync`",
+        model=about,
     )
 
 
 def check_context(model: ModelFacts) -> Check | None:
     """Missing `num_ctx` (chats cut at the default) or a preset that disagrees (reloads)."""
-    name = f"num_ctx {model.variant}"
     baked = model.modelfile_num_ctx
     if model.in_ollama and baked is None:
         return Check(
-            name,
+            "num_ctx",
             "fail",
-            f"{model.model} has no num_ctx: Open WebUI sends none, so chats are cut at "
-            "Ollama's default context (4K on GPUs under 24 GiB)",
+            "no num_ctx: Open WebUI sends none, so chats are cut at Ollama's default context "
+            "(4K on GPUs under 24 GiB)",
             "re-create the variants with `qwenkit setup` (bakes PARAMETER num_ctx)",
+            model=model.model,
         )
     preset = model.preset_num_ctx
     if preset is not None and baked is not None and preset != baked:
         return Check(
-            name,
+            "num_ctx",
             "fail",
             f"preset num_ctx {preset} ≠ Modelfile num_ctx {baked}: Ollama reloads the model "
             "whenever requests switch between them",
             "run `qwenkit webui sync` (sets the preset to the Modelfile's value)",
+            model=model.model,
         )
     if baked is None:
         return None
     shown = name_context(model.preset_name)
     if shown is not None and shown != baked:
         return Check(
-            name,
+            "num_ctx",
             "fail",
             f"preset name {model.preset_name!r} says {shown // 1024}K, but the model runs at "
             f"num_ctx {baked}",
             "run `qwenkit webui sync` (names the preset after the model's num_ctx)",
+            model=model.model,
         )
-    return Check(name, "pass", f"num_ctx {baked}" + (" (preset matches)" if preset else ""))
+    detail = f"num_ctx {baked}" + (" (preset matches)" if preset else "")
+    return Check("num_ctx", "pass", detail, model=model.model)
 
 
 def name_context(display_name: str | None) -> int | None:
@@ -296,13 +300,13 @@ def name_context(display_name: str | None) -> int | None:
 
 
 def check_chat(model: ModelFacts) -> Check:
-    name = f"chat {model.variant}"
     if model.chat_status == 200:
-        return Check(name, "pass", f"a chat through Open WebUI reached {model.model}")
+        return Check("chat", "pass", "a chat through Open WebUI got an answer", model=model.model)
     return Check(
-        name,
+        "chat",
         "fail",
-        f"chat with {model.model} through Open WebUI failed (HTTP {model.chat_status}: "
+        f"a chat through Open WebUI failed (HTTP {model.chat_status}: "
         f"{model.chat_detail or 'no detail'})",
         "check `qwenkit status` for the model, then retry `qwenkit webui check`",
+        model=model.model,
     )

@@ -129,7 +129,9 @@ def test_check_catches_drifted_preset_and_sync_repairs_it(
     args = ("webui", "check", "--url", webui.url, "--host", fake_ollama.url, "--no-chat")
     rc, report, _ = cli_json(*args)
     failed = [c for c in report["checks"] if c["status"] == "fail"]
-    assert rc == 1 and [c["name"] for c in failed] == ["num_ctx chat"]
+    assert rc == 1 and [(c["name"], c["model"]) for c in failed] == [
+        ("num_ctx", "qwenkit-chat:latest")
+    ]
     assert "2048" in failed[0]["detail"] and "webui sync" in failed[0]["hint"]
 
     rc, synced, _ = cli_json("webui", "sync", "--url", webui.url, "--host", fake_ollama.url)
@@ -156,7 +158,7 @@ def test_sync_without_host_reads_the_ollama_open_webui_uses(
     assert not [w for w in synced["warnings"] if "did not answer" in w]
     args = ("webui", "check", "--url", webui.url, "--prefix", "cpubox", "--no-chat")
     rc, report, _ = cli_json(*args)
-    ctx_checks = [c for c in report["checks"] if c["name"].startswith("num_ctx")]
+    ctx_checks = [c for c in report["checks"] if c["name"] == "num_ctx"]
     assert ctx_checks and all(c["status"] == "pass" for c in ctx_checks), report
 
 
@@ -169,8 +171,9 @@ def test_check_flags_a_model_without_num_ctx(
     args = ("webui", "check", "--url", webui.url, "--host", fake_ollama.url)
     rc, report, _ = cli_json(*args, "--prefix", "bare", "--variants", "chat", "--no-chat")
     failed = {c["name"]: c for c in report["checks"] if c["status"] == "fail"}
-    assert rc == 1 and list(failed) == ["num_ctx chat"]
-    assert "default context" in failed["num_ctx chat"]["detail"]
+    assert rc == 1 and list(failed) == ["num_ctx"]
+    assert failed["num_ctx"]["model"] == "bare-chat:latest"
+    assert "default context" in failed["num_ctx"]["detail"]
 
 
 def test_auth_on_sign_in_with_email_and_password(
