@@ -167,6 +167,15 @@ def test_bundled_modelfiles_match_the_code(name: str) -> None:
     assert path.read_text(encoding="utf-8") == render_variant(name), f"out of date; {REGENERATE}"
 
 
+def test_the_bundled_folder_holds_only_the_variants_files() -> None:
+    """What git tracks there ships in every clone, and setup reads the folder as its own."""
+    tracked = subprocess.run(
+        ["git", "ls-files", "modelfiles"], cwd=REPO, capture_output=True, text=True, check=True
+    ).stdout.split()
+    expected = {f"modelfiles/{modelfile_filename(model_name(name))}" for name in VARIANTS}
+    assert set(tracked) == expected
+
+
 @pytest.mark.parametrize("name", list(VARIANTS))
 def test_bundled_modelfiles_parse_to_the_default_plan(name: str) -> None:
     ctx = catalog.LONG_CTX if name == "long" else catalog.DEFAULT_CTX
