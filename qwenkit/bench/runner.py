@@ -85,7 +85,7 @@ class Run:
     origin: float = 0.0
     issued: int = 0  # prompts handed out (their seeds)
     lanes: list[Endpoint] = field(default_factory=list)  # one per concurrent stream
-    failure: QwenkitError | None = None  # the last request's error, for `failed()`
+    failure: QwenkitError | None = None  # the last request's error, for `run_failed`
 
     def lane(self, index: int) -> Endpoint:
         """The endpoint of the `index`th concurrent stream; kept from level to level, so a
@@ -124,9 +124,9 @@ class Run:
         """Two short requests; the first also carries the model's load time."""
         self.progress("calibrating the prompt length")
         first = await self.one(0, self.prompts(CALIBRATION_WORDS[0], 1)[0], 1)
-        second = await self.one(0, self.prompts(CALIBRATION_WORDS[1], 1)[0], 1)
         if first.error:
             raise run_failed(self.failure)
+        second = await self.one(0, self.prompts(CALIBRATION_WORDS[1], 1)[0], 1)
         points = [(s.prompt_words, s.prompt_tokens) for s in (first, second) if s.prompt_tokens]
         if len(points) < 2:  # no counts (an OpenAI server without usage): words ≈ tokens
             return Calibration(0.0, 1.0), first
