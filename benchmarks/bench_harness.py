@@ -1,6 +1,7 @@
 """`qwenkit bench` is not the bottleneck: its load generator beside a bare httpx async loop.
 
     PYTHONPATH=. python benchmarks/bench_harness.py [--levels 1,8,64] [--rounds 21]
+    PYTHONPATH=. python benchmarks/bench_harness.py --instructions   # callgrind counts
 
 Both contenders stream from the same instant fake (`_fake_ollama.py`, a separate process that
 answers every chat with 200 token chunks as fast as it can) under the same conditions, so the
@@ -32,7 +33,9 @@ import json
 import statistics
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
+from pathlib import Path
 
 import httpx
 from bench_client import start_server
@@ -150,6 +153,55 @@ def level_rows(level: int, results: dict[str, list[list[float]]]) -> list[str]:
     return rows
 
 
+#: one contender's load under callgrind: set up, warm up, then `requests` timed requests
+UNDER_CALLGRIND = """
+import asyncio, sys
+sys.path[:0] = [{here!r}]
+import bench_harness
+from bench_client import start_server
+proc, host = start_server()
+async def go():
+    async with bench_harness.CONTENDERS[{name!r}](host, {level}) as load:
+        await load({level})
+        assert await load({requests}) == 200 * {requests}
+asyncio.run(go())
+proc.stdin.close()
+"""
+
+
+def instructions_per_token(levels: list[int]) -> dict[tuple[str, int], float]:
+    """Instructions of the client process per streamed token, for each contender and level:
+    the difference between a load of `level` requests and one of `level + max(10, 2 level)`,
+    so set-up, warm-up and start-up cancel out. Two valgrind processes at a time."""
+    from bench_import_instructions import instructions
+
+    here = str(Path(__file__).parent)
+    extra = {level: max(10, 2 * level) for level in levels}
+    jobs = {
+        (name, level, n): UNDER_CALLGRIND.format(here=here, name=name, level=level, requests=n)
+        for name in CONTENDERS
+        for level in levels
+        for n in (level, level + extra[level])
+    }
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        counts = dict(zip(jobs, pool.map(instructions, jobs.values()), strict=True))
+    return {
+        (name, level): (counts[name, level, level + extra[level]] - counts[name, level, level])
+        / (200 * extra[level])
+        for name in CONTENDERS
+        for level in levels
+    }
+
+
+def main_instructions(levels: list[int]) -> None:
+    counts = instructions_per_token(levels)
+    print("client instructions per streamed token (callgrind; the same on a busy machine)")
+    print(f"{'streams':>7}  {'bare httpx':>12}  {'qwenkit bench':>14}  ratio (bare / ours)")
+    for level in levels:
+        bare_count, ours = counts["bare httpx", level], counts["qwenkit bench", level]
+        print(f"{level:>7}  {bare_count:>12,.0f}  {ours:>14,.0f}  {bare_count / ours:.0%}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--levels", default="1,8,64")
@@ -157,7 +209,14 @@ def main() -> None:
     parser.add_argument(
         "--requests", type=int, default=0, help="per trial (0: 2 per stream, >= 40)"
     )
+    parser.add_argument(
+        "--instructions", action="store_true", help="count instructions per token instead"
+    )
     args = parser.parse_args()
+    levels = [int(x) for x in args.levels.split(",")]
+    if args.instructions:
+        main_instructions(levels)
+        return
     proc, host = start_server()
     try:
         print(f"200-chunk streams, {args.rounds} rounds: median (min-max) over the rounds;")
@@ -165,7 +224,7 @@ def main() -> None:
             "ratio: qwenkit bench / bare, tokens/s paired by round, and bare / ours CPU per token"
         )
         print(f"{'streams':>7}  {'contender':<14} {'tokens/s':>22}  {'CPU µs/token':>18}")
-        for level in (int(x) for x in args.levels.split(",")):
+        for level in levels:
             requests = args.requests or max(40, 2 * level)
             results = asyncio.run(rounds_at(level, host, requests, args.rounds))
             print("\n".join(level_rows(level, results)), flush=True)
