@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     )
     from . import _blobs as blobs
     from . import _flow as flows
+    from . import _plain as plain
     from . import _requests as rq
     from . import _streaming as streams
     from ._blobs import PathLike, Progress
@@ -51,6 +52,7 @@ else:  # imported on the first call, as in `Client` (see there for why)
         globals(),
         blobs="qwenkit.client._blobs",
         flows="qwenkit.client._flow",
+        plain="qwenkit.client._plain",
         rq="qwenkit.client._requests",
         streams="qwenkit.client._streaming",
         threads="anyio.to_thread",
@@ -324,13 +326,18 @@ class AsyncClient:
 
         Async tools are awaited inside the tool loop.
         """
-        plan = flows.plan_chat(model, messages, stream, **kw)
-        if plan.simple:
-            return self._chat_stream(plan.first) if stream else await self._chat_once(plan.first)
-        flow = plan.flow(sync=False)
+        call = plain.plain_chat(model, messages, stream, kw)
+        if call is None:
+            plan = flows.plan_chat(model, messages, stream, **kw)
+            if not plan.simple:
+                flow = plan.flow(sync=False)
+                if stream:
+                    return flows.astream_flow(flow, self._chat_stream)
+                return await flows.adrive(flow, self._chat_once)
+            call = rq.chat(plan.first)
         if stream:
-            return flows.astream_flow(flow, self._chat_stream)
-        return await flows.adrive(flow, self._chat_once)
+            return streams.achat_stream(self._lines(call), self.host)
+        return await self._do(call)
 
     async def _chat_once(self, request: ChatRequest) -> ChatResponse:
         return await self._do(rq.chat(request))

@@ -15,6 +15,7 @@ from pydantic import BaseModel
 
 from ..errors import ToolError
 from ..types import ChatChunk, ChatRequest, ChatResponse, KeepAlive, Think
+from ._plain import remember_options
 from ._requests import (
     MessageLike,
     OptionsLike,
@@ -118,7 +119,9 @@ def plan_chat(
     for name in ("think", "logprobs", "top_logprobs"):  # sent as given, checked by ChatRequest
         if kw.get(name) is not None:
             base[name] = kw[name]
-    return ChatPlan(base, as_messages(messages), toolset, kw)
+    plan = ChatPlan(base, as_messages(messages), toolset, kw)
+    remember_options(kw.get("options"))  # checked: the quick path may send them as given
+    return plan
 
 
 # --------------------------------------------------------------------------- drivers

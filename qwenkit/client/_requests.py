@@ -16,6 +16,7 @@ from functools import cache
 from typing import Any, Generic, TypedDict, TypeVar
 
 from pydantic import BaseModel, ValidationError
+from pydantic_core import PydanticSerializationError
 
 from .._common.images import images_b64
 from .._common.params import RETIRED_OPTIONS
@@ -102,7 +103,13 @@ class CreateKwargs(TypedDict, total=False):
 
 def encode(request: BaseModel) -> bytes:
     """The JSON body: `None` fields dropped, aliases (`from`) applied."""
-    return request.__pydantic_serializer__.to_json(request, exclude_none=True, by_alias=True)
+    try:
+        return request.__pydantic_serializer__.to_json(request, exclude_none=True, by_alias=True)
+    except PydanticSerializationError as err:  # text no JSON can carry: a lone surrogate
+        raise InvalidRequestError(
+            f"cannot send this {type(request).__name__} as JSON: {err}",
+            hint="text must be valid Unicode (no lone surrogates such as '\\ud800')",
+        ) from None
 
 
 def build(cls: type[M], **fields: Any) -> M:
