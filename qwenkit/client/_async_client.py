@@ -38,7 +38,6 @@ if TYPE_CHECKING:
     )
     from . import _blobs as blobs
     from . import _flow as flows
-    from . import _plain as plain
     from . import _requests as rq
     from . import _streaming as streams
     from ._blobs import PathLike, Progress
@@ -52,7 +51,6 @@ else:  # imported on the first call, as in `Client` (see there for why)
         globals(),
         blobs="qwenkit.client._blobs",
         flows="qwenkit.client._flow",
-        plain="qwenkit.client._plain",
         rq="qwenkit.client._requests",
         streams="qwenkit.client._streaming",
         threads="anyio.to_thread",
@@ -326,18 +324,15 @@ class AsyncClient:
 
         Async tools are awaited inside the tool loop.
         """
-        call = plain.plain_chat(model, messages, stream, kw)
-        if call is None:
-            plan = flows.plan_chat(model, messages, stream, **kw)
-            if not plan.simple:
-                flow = plan.flow(sync=False)
-                if stream:
-                    return flows.astream_flow(flow, self._chat_stream)
-                return await flows.adrive(flow, self._chat_once)
-            call = rq.chat(plan.first)
+        step = flows.chat_step(model, messages, stream, kw)
+        if isinstance(step, flows.ChatPlan):
+            flow = step.flow(sync=False)
+            if stream:
+                return flows.astream_flow(flow, self._chat_stream)
+            return await flows.adrive(flow, self._chat_once)
         if stream:
-            return streams.achat_stream(self._lines(call), self.host)
-        return await self._do(call)
+            return streams.achat_stream(self._lines(step), self.host)
+        return await self._do(step)
 
     async def _chat_once(self, request: ChatRequest) -> ChatResponse:
         return await self._do(rq.chat(request))

@@ -46,7 +46,6 @@ if TYPE_CHECKING:
     )
     from . import _blobs as blobs
     from . import _flow as flows
-    from . import _plain as plain
     from . import _requests as rq
     from . import _streaming as streams
     from ._blobs import PathLike, Progress
@@ -63,7 +62,6 @@ else:
         globals(),
         blobs="qwenkit.client._blobs",
         flows="qwenkit.client._flow",
-        plain="qwenkit.client._plain",
         rq="qwenkit.client._requests",
         streams="qwenkit.client._streaming",
     )
@@ -336,16 +334,15 @@ class Client:
         `.parsed`, re-asked up to `max_retries=2` times) and `run_tools=True` (runs the tools,
         at most `max_tool_rounds=8` rounds; the transcript is in `.messages`).
         """
-        call = plain.plain_chat(model, messages, stream, kw)
-        if call is None:
-            plan = flows.plan_chat(model, messages, stream, **kw)
-            if not plan.simple:
-                flow = plan.flow(sync=True)
-                if stream:
-                    return flows.stream_flow(flow, self._chat_stream)
-                return flows.drive(flow, self._chat_once)
-            call = rq.chat(plan.first)
-        return streams.chat_stream(self._lines(call), self.host) if stream else self._do(call)
+        step = flows.chat_step(model, messages, stream, kw)
+        if isinstance(step, flows.ChatPlan):
+            flow = step.flow(sync=True)
+            return (
+                flows.stream_flow(flow, self._chat_stream)
+                if stream
+                else flows.drive(flow, self._chat_once)
+            )
+        return streams.chat_stream(self._lines(step), self.host) if stream else self._do(step)
 
     def _chat_once(self, request: ChatRequest) -> ChatResponse:
         return self._do(rq.chat(request))

@@ -15,14 +15,16 @@ from pydantic import BaseModel
 
 from ..errors import ToolError
 from ..types import ChatChunk, ChatRequest, ChatResponse, KeepAlive, Think
-from ._plain import remember_options
+from ._plain import plain_chat, remember_options
 from ._requests import (
+    Call,
     MessageLike,
     OptionsLike,
     as_dict,
     as_format,
     as_keep_alive,
     as_messages,
+    chat,
     check,
 )
 from ._steps import Ask, Flow
@@ -122,6 +124,17 @@ def plan_chat(
     plan = ChatPlan(base, as_messages(messages), toolset, kw)
     remember_options(kw.get("options"))  # checked: the quick path may send them as given
     return plan
+
+
+def chat_step(
+    model: str, messages: Sequence[MessageLike] | None, stream: bool, kw: dict[str, Any]
+) -> Call[ChatResponse] | ChatPlan:
+    """The one request of a single-step chat (quick or checked), or the plan of a flow."""
+    call = plain_chat(model, messages, stream, kw)
+    if call is not None:
+        return call
+    plan = plan_chat(model, messages, stream, **kw)
+    return chat(plan.first) if plan.simple else plan
 
 
 # --------------------------------------------------------------------------- drivers
