@@ -72,7 +72,8 @@ def on_virtual_clock(job: Coroutine[Any, Any, BenchResult]) -> BenchResult:
     loop = VirtualLoop()
     try:
         return loop.run_until_complete(job)
-    finally:
+    finally:  # as asyncio.run: finalize the generators a failed stream left open
+        loop.run_until_complete(loop.shutdown_asyncgens())
         loop.close()
 
 
