@@ -24,7 +24,7 @@ from ..longctx import blob_digest
 from ..modelfile import Modelfile, parse_show_parameters
 from ..variants import is_pristine, modelfile_filename
 from .server_env import default_context, default_context_note
-from .verify import ExpectedModel, expected_model, model_differences
+from .verify import ExpectedModel, expected_model, model_differences, weights_of
 
 if TYPE_CHECKING:
     from ..client import Client
@@ -160,7 +160,7 @@ def _sharing(client: Client, report: StatusReport, digests: dict[str, str]) -> d
         if is_stale(m, digests):
             continue
         own = variants.get(name)
-        blob = own.weights if own else _weights_of(client, name)
+        blob = own.weights if own else weights_of(client, name)
         contexts = {own.num_ctx if own else None, m.context_length} - {None}
         others = [
             v.name
@@ -176,13 +176,6 @@ def is_stale(m: LoadedModel, digests: Mapping[str, str]) -> bool:
     """The runner was loaded by a model since re-created or deleted: `/api/ps` still lists
     it with the digest the name had then (Ollama keeps it until it expires or reloads)."""
     return bool(m.digest) and digests.get(m.name.removesuffix(":latest")) != m.digest
-
-
-def _weights_of(client: Client, name: str) -> str | None:
-    try:
-        return blob_digest(client.show(name).modelfile)
-    except ModelNotFoundError:
-        return None
 
 
 @dataclass(frozen=True)

@@ -415,14 +415,16 @@ def _find_running(
     own = next((m for m in ps.models if m.digest == digest), None)
     if own is not None:
         return own
-    weights = _weights(client, name)
-    if weights is None:
+
+    def weights(model: str) -> str | None:
+        return retrying(lambda: weights_of(client, model))
+
+    mine = weights(name)
+    if mine is None:
         return None
     current = {m.digest: m.name or m.model for m in listed.models if m.digest}
     sharing = [
-        m
-        for m in ps.models
-        if m.digest not in current or _weights(client, current[m.digest]) == weights
+        m for m in ps.models if m.digest not in current or weights(current[m.digest]) == mine
     ]
     return max(sharing, key=lambda m: _expiry(m.expires_at), default=None)
 
@@ -442,10 +444,10 @@ def _expiry(stamp: str | None) -> datetime:
     return datetime.fromisoformat(f"{whole}.{(fraction or '').ljust(6, '0')[:6]}{zone}")
 
 
-def _weights(client: Client, name: str) -> str | None:
+def weights_of(client: Client, name: str) -> str | None:
     """The digest of the blob `name` runs (its `/api/show` `FROM` line), None if unknown."""
     try:
-        return blob_digest(retrying(lambda: client.show(name)).modelfile)
+        return blob_digest(client.show(name).modelfile)
     except ModelNotFoundError:
         return None
 
