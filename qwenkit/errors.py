@@ -174,11 +174,18 @@ class IncompleteAnswerError(ProtocolError):
 
     Ollama 0.32 does this when its model runner gives up mid-answer (seen when the model
     emits bytes that are not valid UTF-8): a stream just stops, and a non-streamed call
-    returns `done: false` with whatever text there was. `partial` is that text.
+    returns `done: false` with whatever text there was. `partial` is that text; a reader
+    that counts the pieces instead of keeping them (the benchmark) gives `pieces`.
     """
 
-    def __init__(self, host: str | None, *, partial: str = "", server: str = "Ollama") -> None:
-        got = f"after {len(partial)} characters" if partial else "before any text"
+    def __init__(
+        self, host: str | None, *, partial: str = "", pieces: int = 0, server: str = "Ollama"
+    ) -> None:
+        got = "before any text"
+        if partial:
+            got = f"after {len(partial)} characters"
+        elif pieces:
+            got = f"after {pieces} piece{'s' * (pieces != 1)} of text"
         super().__init__(
             f"the answer from {server} at {host} ended before it was finished ({got})",
             host=host,

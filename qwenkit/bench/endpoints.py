@@ -114,21 +114,12 @@ class OllamaEndpoint:
         sample.last_token = last
         sample.chunks = len(gaps) + (last is not None)
         if final is None:
-            raise _cut(host, sample.chunks)
+            raise IncompleteAnswerError(host, pieces=sample.chunks)
         _server_times(sample, final)
 
     async def aclose(self) -> None:
         await self._http.aclose()
         await self.client.aclose()
-
-
-def _cut(host: str, chunks: int) -> IncompleteAnswerError:
-    """The client's error for an answer without its `done` line, counting what arrived."""
-    err = IncompleteAnswerError(host)
-    if chunks:
-        pieces = f"{chunks} piece" + "s" * (chunks != 1)
-        err.message = err.message.replace("before any text", f"after {pieces} of text")
-    return err
 
 
 def _server_times(sample: Sample, final: Any) -> None:
